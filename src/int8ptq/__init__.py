@@ -1,0 +1,15 @@
+"""int8ptq: post-training INT8 quantization of ONNX image models for CPU inference."""
+
+from int8ptq.errors import UserError
+
+__version__ = "0.1.0"
+
+__all__ = ["UserError", "__version__", "evaluate", "load", "quantize"]
+
+
+def __getattr__(name: str):  # lazy: `import int8ptq` stays cheap for the CLI's --help
+    if name in ("quantize", "evaluate", "load", "benchmark", "compare"):
+        from int8ptq import api
+
+        return getattr(api, name)
+    raise AttributeError(name)

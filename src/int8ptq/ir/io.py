@@ -1,0 +1,97 @@
+"""Load and save ONNX models: validation on the way in, atomic writes on the way out."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import onnx
+from google.protobuf.message import DecodeError
+
+from int8ptq.errors import UserError
+from int8ptq.util.atomic import atomic_path
+
+MIN_OPSET = 13
+_TWO_GB = 2**31 - 1
+
+
+def _check_external_data(model: onnx.ModelProto, base: Path) -> None:
+    root = base.resolve()
+    tensors = list(model.graph.initializer)
+    for t in tensors:
+        if t.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        loc = next((e.value for e in t.external_data if e.key == "location"), "")
+        target = (root / loc).resolve()
+        if os.path.isabs(loc) or root not in target.parents:
+            raise UserError(f"external data path {loc!r} of tensor {t.name!r} escapes the model's folder")
+        if not target.is_file():
+            raise UserError(f"external data file {loc!r} of tensor {t.name!r} is missing")
+
+
+def load_model(path: str | os.PathLike[str]) -> onnx.ModelProto:
+    """Read and validate an ONNX model file; raise UserError naming the problem."""
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"model file not found: {p}")
+    if not p.is_file():
+        raise UserError(f"model path is not a file: {p}")
+    try:
+        model = onnx.load(str(p), load_external_data=False)
+    except (DecodeError, ValueError, RuntimeError, OSError) as e:
+        raise UserError(f"{p} is not a valid ONNX model ({type(e).__name__})") from None
+    if not model.graph.node and not model.graph.output:
+        raise UserError(f"{p} is not a valid ONNX model (empty graph)")
+    _check_external_data(model, p.parent)
+    try:
+        from onnx.external_data_helper import load_external_data_for_model
+
+        load_external_data_for_model(model, str(p.parent))
+    except Exception as e:  # noqa: BLE001 - any failure here is a broken file
+        raise UserError(f"cannot read external data of {p}: {e}") from None
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    if opset < MIN_OPSET:
+        raise UserError(f"{p} uses opset {opset}; int8ptq needs opset >= {MIN_OPSET}")
+    try:
+        onnx.checker.check_model(model, full_check=False)
+    except onnx.checker.ValidationError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else "invalid graph"
+        raise UserError(f"{p} is not a valid ONNX model: {first}") from None
+    return model
+
+
+def save_model(model: onnx.ModelProto, path: str | os.PathLike[str]) -> Path:
+    """Write atomically; models over 2 GB go to one external-data file next to the model."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    big = model.ByteSize() > _TWO_GB if _fits_bytesize(model) else True
+    if big:
+        data_name = p.name + ".data"
+        with atomic_path(p.parent / data_name) as tmp_data, atomic_path(p) as tmp:
+            # onnx writes external data relative to the model file's folder
+            onnx.save_model(
+                model, str(tmp), save_as_external_data=True, all_tensors_to_one_file=True,
+                location=tmp_data.name, size_threshold=1024,
+            )
+            _rename_location(tmp, tmp_data.name, data_name)
+    else:
+        with atomic_path(p) as tmp:
+            tmp.write_bytes(model.SerializeToString(deterministic=True))
+    return p
+
+
+def _fits_bytesize(model: onnx.ModelProto) -> bool:
+    try:
+        model.ByteSize()
+        return True
+    except Exception:  # noqa: BLE001 - protobuf refuses to size messages over 2 GB
+        return False
+
+
+def _rename_location(model_path: Path, old: str, new: str) -> None:
+    m = onnx.load(str(model_path), load_external_data=False)
+    for t in m.graph.initializer:
+        for e in t.external_data:
+            if e.key == "location" and e.value == old:
+                e.value = new
+    model_path.write_bytes(m.SerializeToString(deterministic=True))

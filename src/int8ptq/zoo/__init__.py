@@ -1,0 +1,1 @@
+"""Model zoo: our torch definitions, published weights, export to ONNX."""
