@@ -29,6 +29,20 @@ class Graph:
         self._dirty = True
         self._producer: dict[str, onnx.NodeProto] = {}
         self._consumers: dict[str, list[onnx.NodeProto]] = {}
+        self._name_nodes()
+
+    def _name_nodes(self) -> None:
+        """Give every node a unique name: plans and reports refer to nodes by name."""
+        seen: set[str] = set()
+        for k, n in enumerate(self.nodes):
+            if not n.name or n.name in seen:
+                base = n.name or f"{n.op_type}_{k}"
+                name, i = base, 0
+                while name in seen:
+                    i += 1
+                    name = f"{base}_{i}"
+                n.name = name
+            seen.add(n.name)
 
     # ---- indexes -------------------------------------------------------------------
     def _index(self) -> None:
@@ -173,7 +187,7 @@ class Graph:
 
     def cleanup(self) -> None:
         """Drop nodes that no graph output depends on, and unused initializers."""
-        self._index()
+        self.toposort()
         live: set[str] = {o.name for o in self.outputs}
         keep: list[onnx.NodeProto] = []
         for n in reversed(self.nodes):

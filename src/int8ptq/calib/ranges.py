@@ -1,0 +1,118 @@
+"""Range methods: turn an observer's statistics into the float range [lo, hi] to quantize.
+
+Every method works on the histogram of a HistogramObserver (minmax also on MinMaxObserver).
+Non-negative tensors keep lo = 0, so they get the whole uint8 range.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import numpy as np
+
+from int8ptq.calib.observers import HistogramObserver, MinMaxObserver
+
+LEVELS = 255  # uint8 steps
+
+
+class RangeMethod(str, enum.Enum):
+    MINMAX = "minmax"
+    PERCENTILE = "percentile"
+    MSE = "mse"
+    KL = "kl"
+    AUTO = "auto"
+
+    @property
+    def needs_histogram(self) -> bool:
+        return self is not RangeMethod.MINMAX
+
+
+@dataclass(frozen=True)
+class RangeOptions:
+    percentile: float = 99.999  # of |x| mass kept on each side
+    grid: int = 64  # candidate thresholds per side for mse/auto
+
+
+def expected_error(obs: HistogramObserver, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Expected squared error of uint8 quantization over [lo, hi] for each candidate pair:
+    rounding noise scale^2/12 inside the range, the squared clipping distance outside."""
+    c = obs.centers()[None, :]
+    lo, hi = np.minimum(lo, 0.0)[:, None], np.maximum(hi, 0.0)[:, None]
+    scale = np.maximum((hi - lo) / LEVELS, 1e-12)
+    clipped = np.clip(c, lo, hi)
+    err = np.where((c >= lo) & (c <= hi), scale**2 / 12.0, (c - clipped) ** 2)
+    return (err * obs.counts[None, :]).sum(axis=1) / max(obs.counts.sum(), 1.0)
+
+
+def _minmax(obs: MinMaxObserver) -> tuple[float, float]:
+    return obs.lo, obs.hi
+
+
+def _percentile(obs: HistogramObserver, opts: RangeOptions) -> tuple[float, float]:
+    cdf = np.cumsum(obs.counts) / max(obs.counts.sum(), 1.0)
+    tail = 1.0 - opts.percentile / 100.0
+    edges = obs.edges
+    assert edges is not None
+    hi = float(np.interp(1.0 - tail, cdf, edges[1:]))
+    lo = float(np.interp(tail, cdf, edges[1:])) if obs.lo < 0 else obs.lo
+    return min(lo, 0.0) if obs.lo < 0 else obs.lo, max(hi, 0.0)
+
+
+def _mse(obs: HistogramObserver, opts: RangeOptions) -> tuple[float, float]:
+    fr = np.linspace(1.0 / opts.grid, 1.0, opts.grid)
+    if obs.lo >= 0:
+        his = obs.hi * fr
+        los = np.zeros_like(his)
+    else:
+        a, b = np.meshgrid(fr, fr, indexing="ij")
+        los, his = obs.lo * a.reshape(-1), max(obs.hi, 0.0) * b.reshape(-1)
+    k = int(np.argmin(expected_error(obs, los, his)))
+    return float(los[k]), float(his[k])
+
+
+def _kl(obs: HistogramObserver, levels: int = 128) -> tuple[float, float]:
+    """Entropy calibration (TensorRT, MKL-DNN): the |x| threshold whose `levels`-step
+    quantized distribution is closest in KL divergence to the clipped original."""
+    amax = max(abs(obs.lo), abs(obs.hi))
+    if amax <= 0:
+        return 0.0, 0.0
+    nb = 2048
+    hist, _ = np.histogram(np.abs(obs.centers()), bins=nb, range=(0, amax), weights=obs.counts)
+    levels = LEVELS if obs.lo >= 0 else levels
+    best, best_i = np.inf, nb
+    for i in range(levels, nb + 1, 16):
+        p = hist[:i].copy()
+        p[-1] += hist[i:].sum()
+        nz = p > 0
+        # merge i bins into `levels` groups, spread each group's mass over its non-empty bins
+        group = (np.arange(i) * levels) // i
+        sums = np.bincount(group, weights=hist[:i], minlength=levels)
+        nonempty = np.bincount(group, weights=(hist[:i] > 0).astype(float), minlength=levels)
+        q = np.where(nz, sums[group] / np.maximum(nonempty[group], 1), 0.0)
+        ps, qs = p[nz] / p.sum(), q[nz] / max(q.sum(), 1e-12)
+        kl = float(np.sum(ps * np.log(ps / np.maximum(qs, 1e-12))))
+        if kl < best:
+            best, best_i = kl, i
+    t = amax * best_i / nb
+    return (max(obs.lo, -t) if obs.lo < 0 else obs.lo), min(obs.hi, t)
+
+
+def compute_range(
+    obs: MinMaxObserver, method: RangeMethod, opts: RangeOptions | None = None
+) -> tuple[float, float]:
+    """The range to quantize a tensor over, by `method`."""
+    opts = opts or RangeOptions()
+    if obs.count == 0:
+        return 0.0, 0.0
+    if method is RangeMethod.MINMAX or not isinstance(obs, HistogramObserver):
+        return _minmax(obs)
+    if method is RangeMethod.PERCENTILE:
+        return _percentile(obs, opts)
+    if method is RangeMethod.MSE:
+        return _mse(obs, opts)
+    if method is RangeMethod.KL:
+        return _kl(obs)
+    cands = [_minmax(obs), _percentile(obs, opts), _kl(obs), _mse(obs, opts)]
+    errs = expected_error(obs, np.array([c[0] for c in cands]), np.array([c[1] for c in cands]))
+    return cands[int(np.argmin(errs))]

@@ -1,0 +1,34 @@
+"""Options as frozen dataclasses. YAML files (ours and PaddleSlim's) map onto these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from int8ptq.calib.ranges import RangeMethod
+from int8ptq.quant.isa import Isa
+
+
+@dataclass(frozen=True)
+class QuantConfig:
+    """How to quantize. The defaults are what `int8ptq quantize` uses."""
+
+    method: RangeMethod = RangeMethod.PERCENTILE  # activation range method
+    per_channel: bool = True  # int8 weight scales per output channel
+    target_isa: Isa = Isa.AUTO  # the CPU the model will run on (saturation handling)
+    calib_images: int | None = None  # use at most this many calibration images
+    batch_size: int = 16  # calibration batch size
+    percentile: float = 99.999
+    bins: int = 2048
+    exclude: tuple[str, ...] = ()  # node names or op types kept in FP32
+    preset: str | None = None  # preprocessing preset; None: the model's own, else torchvision
+    threads: int | None = None  # onnxruntime threads during calibration
+    extra: dict[str, str] = field(default_factory=dict)  # free-form metadata written to the model
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "method", RangeMethod(self.method))
+        object.__setattr__(self, "target_isa", Isa(self.target_isa))
+        object.__setattr__(self, "exclude", tuple(self.exclude))
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        if not 50.0 < self.percentile <= 100.0:
+            raise ValueError("percentile must be in (50, 100]")

@@ -1,0 +1,57 @@
+"""Calibration or evaluation data given as a path, an iterable of batches, or a reader."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from typing import Union
+
+import numpy as np
+
+from int8ptq.data.dataset import Batch, open_dataset
+from int8ptq.data.model_input import InputSpec
+from int8ptq.data.presets import Preset
+from int8ptq.errors import UserError
+
+# A path (list file, folder, .npy/.npz), an iterable of NCHW float32 arrays, or a
+# zero-argument callable that returns such an iterable (PaddleSlim's `reader`).
+DataLike = Union[str, os.PathLike, Iterable[np.ndarray], Callable[[], Iterable[np.ndarray]]]
+
+
+def iter_batches(
+    data: DataLike, spec: InputSpec, preset: Preset, batch_size: int, limit: int | None = None,
+    skipped: list[str] | None = None,
+) -> tuple[Iterator[Batch], int | None]:
+    """Batches in the model's layout, and how many batches to expect (None if unknown)."""
+    if spec.batch is not None:
+        batch_size = spec.batch  # a static batch dimension wins
+    if isinstance(data, (str, os.PathLike)):
+        ds = open_dataset(data)
+        if limit is not None:
+            ds = ds.subset(0, limit)
+        if skipped is not None:
+            skipped.extend(ds.skipped)
+        total = -(-len(ds) // batch_size)
+        return (_to_layout(b, spec) for b in ds.batches(batch_size, preset, skipped)), total
+    source = data() if callable(data) else data
+    return _arrays(source, spec, limit), None
+
+
+def _to_layout(b: Batch, spec: InputSpec) -> Batch:
+    return Batch(spec.to_model(b.x), b.labels, b.names)
+
+
+def _arrays(source: Iterable[np.ndarray], spec: InputSpec, limit: int | None) -> Iterator[Batch]:
+    seen = 0
+    for k, item in enumerate(source):
+        x = np.asarray(item[0] if isinstance(item, tuple) else item, dtype=np.float32)
+        if x.ndim == 3:
+            x = x[None]
+        if x.ndim != 4:
+            raise UserError(f"calibration batch {k} has shape {x.shape}; expected 4 dimensions")
+        if limit is not None:
+            x = x[: max(limit - seen, 0)]
+            if not len(x):
+                return
+        seen += len(x)
+        yield Batch(x, np.full(len(x), -1, np.int64), [f"batch{k}[{i}]" for i in range(len(x))])

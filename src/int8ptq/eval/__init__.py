@@ -1,0 +1,1 @@
+"""Measurement: accuracy, agreement with FP32, speed, layer-wise error."""

@@ -1,0 +1,1 @@
+"""Quantization: math, per-op rules, the plan, QDQ insertion."""

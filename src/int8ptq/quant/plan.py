@@ -1,0 +1,122 @@
+"""The quantization plan: which nodes run in INT8, which tensors get Q/DQ, which activations
+fold away, and which tensors must share one scale. Pure analysis: the graph is not changed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+
+from int8ptq.ir.graph import Graph
+from int8ptq.ir.rewrite import attr, sole_consumer
+from int8ptq.quant.rules import ALL, FUSABLE_ACTIVATIONS, RULES, OpRule
+
+FLOAT_TYPES = {onnx.TensorProto.FLOAT}
+
+
+@dataclass(frozen=True)
+class QuantPlan:
+    nodes: tuple[str, ...]  # node names quantized, in graph order
+    activations: tuple[str, ...]  # tensors that get QuantizeLinear -> DequantizeLinear
+    fused: tuple[str, ...]  # Relu/Clip node names folded into their producer's range
+    groups: tuple[tuple[str, ...], ...]  # tensors that must share one scale
+    skipped: dict[str, str] = field(default_factory=dict)  # node name -> why it stays float
+
+
+def _slots(node: onnx.NodeProto, rule: OpRule) -> list[int]:
+    if ALL in rule.activations:
+        return list(range(len(node.input)))
+    return [s for s in rule.activations if s < len(node.input) and node.input[s]]
+
+
+def _is_float(g: Graph, name: str) -> bool:
+    if name in g.initializers:
+        return g.initializers[name].dtype == np.float32
+    for vi in [*g._value_info.values(), *g.inputs, *g.outputs]:  # noqa: SLF001
+        if vi.name == name:
+            return vi.type.tensor_type.elem_type in FLOAT_TYPES
+    return False  # unknown type: do not touch
+
+
+def fusable_activation(g: Graph, node: onnx.NodeProto) -> onnx.NodeProto | None:
+    """The Relu or Clip(min=0) that alone reads `node`'s output, if any."""
+    nxt = sole_consumer(g, node.output[0])
+    if nxt is None or nxt.op_type not in FUSABLE_ACTIVATIONS:
+        return None
+    if nxt.op_type == "Relu":
+        return nxt
+    lo = g.const(nxt.input[1]) if len(nxt.input) > 1 and nxt.input[1] else attr(nxt, "min", None)
+    hi_name = nxt.input[2] if len(nxt.input) > 2 else ""
+    if lo is None or float(np.asarray(lo)) != 0.0 or (hi_name and g.const(hi_name) is None):
+        return None
+    return nxt
+
+
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, x: str) -> str:
+        self.parent.setdefault(x, x)
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def build_plan(g: Graph, exclude: frozenset[str] = frozenset()) -> QuantPlan:
+    """Decide placement on a prepared graph (topologically sorted, shapes inferred)."""
+    quantized: set[str] = set()  # tensors that will carry uint8 values
+    nodes, fused, skipped = [], [], {}
+    uf = _UnionFind()
+    for n in g.nodes:
+        rule = RULES.get(n.op_type)
+        if rule is None or n.domain not in ("", "ai.onnx"):
+            continue
+        if n.name in exclude or n.op_type in exclude:
+            skipped[n.name] = "excluded by the user"
+            continue
+        if rule.weight is not None and (len(n.input) <= rule.weight or g.const(n.input[rule.weight]) is None):
+            skipped[n.name] = "weight is not a constant"
+            continue
+        slots = _slots(n, rule)
+        acts = [n.input[s] for s in slots]
+        if not acts or not all(_is_float(g, a) for a in acts) or any(g.const(a) is not None for a in acts):
+            skipped[n.name] = "inputs are not float activations"
+            continue
+        if rule.shares_scale and not all(a in quantized for a in acts):
+            continue  # moving float data around: nothing to gain
+        nodes.append(n.name)
+        quantized.update(acts)
+        out = n.output[0]
+        act = fusable_activation(g, n) if rule.fuses_activation else None
+        if act is not None and g.is_graph_output(act.output[0]):
+            act = None  # a float graph output: the activation must stay
+        if act is not None:
+            fused.append(act.name)
+            out = act.output[0]
+        if not g.is_graph_output(out):
+            quantized.add(out)
+        if rule.shares_scale:
+            for a in acts:
+                uf.union(a, out)
+    groups: dict[str, list[str]] = {}
+    for t in quantized:
+        groups.setdefault(uf.find(t), []).append(t)
+    order = {name: i for i, name in enumerate(_tensor_order(g))}
+    acts_sorted = sorted(quantized, key=lambda t: order.get(t, -1))
+    shared = tuple(sorted(tuple(sorted(v)) for v in groups.values() if len(v) > 1))
+    return QuantPlan(tuple(nodes), tuple(acts_sorted), tuple(fused), shared, skipped)
+
+
+def _tensor_order(g: Graph) -> list[str]:
+    names = [i.name for i in g.inputs]
+    for n in g.nodes:
+        names.extend(n.output)
+    return names

@@ -1,0 +1,117 @@
+"""Write the QDQ model: QuantizeLinear/DequantizeLinear around every planned tensor,
+int8 per-channel weights, int32 biases, folded Relu/Clip. onnxruntime fuses each
+DQ -> op -> Q unit into its integer kernel; OpenVINO reads the same graph."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import onnx
+
+from int8ptq.ir.graph import Graph
+from int8ptq.quant.plan import QuantPlan
+from int8ptq.quant.qmath import INT32, QParams, activation_qparams, quantize, quantize_bias, weight_qparams
+from int8ptq.quant.rules import RULES
+
+# Per-channel weight limit: maps (weight, axis) to qmax per output channel (127 or less).
+WeightLimit = Callable[[np.ndarray, int], np.ndarray]
+
+
+def group_ranges(plan: QuantPlan, ranges: Mapping[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+    """Tensors that share a scale get the union of their ranges."""
+    out = {t: ranges[t] for t in plan.activations}
+    for group in plan.groups:
+        lo = min(ranges[t][0] for t in group)
+        hi = max(ranges[t][1] for t in group)
+        for t in group:
+            out[t] = (lo, hi)
+    return out
+
+
+def _scalar(g: Graph, base: str, value: np.ndarray) -> str:
+    return g.add_initializer(g.fresh(base), np.asarray(value))
+
+
+def _fold_activations(g: Graph, plan: QuantPlan) -> None:
+    fused = set(plan.fused)
+    for act in [n for n in g.nodes if n.name in fused]:
+        producer = g.producer(act.input[0])
+        assert producer is not None
+        producer.output[0] = act.output[0]
+        g.remove_node(act)
+
+
+def _quantize_weight(
+    g: Graph, node: onnx.NodeProto, slot: int, axis: int, limit: WeightLimit | None,
+    per_channel: bool, input_scale: float | None, bias: np.ndarray | None,
+) -> QParams:
+    w = g.initializers[node.input[slot]].astype(np.float32)
+    qmax = limit(w, axis) if limit is not None else np.full(w.shape[axis], 127)
+    qp = weight_qparams(w, axis, qmax)
+    scale = qp.scale if per_channel else np.full_like(qp.scale, qp.scale.max())
+    if bias is not None and input_scale is not None and bias.size == scale.size:
+        # int32 bias must fit: raise a channel's weight scale when bias / (sx * sw) overflows
+        need = np.abs(bias.reshape(-1).astype(np.float64)) / (input_scale * INT32[1])
+        scale = np.maximum(scale, need.astype(np.float32))
+    qp = QParams(scale.astype(np.float32), qp.zero_point, axis)
+    base = node.input[slot]
+    q = g.add_initializer(g.fresh(f"{base}_quantized"), quantize(w, qp))
+    s = _scalar(g, f"{base}_scale", qp.scale)
+    z = _scalar(g, f"{base}_zero_point", qp.zero_point)
+    out = g.fresh(f"{base}_dequantized")
+    g.add_node("DequantizeLinear", [q, s, z], [out], name=g.fresh(f"{base}_DQ"), axis=axis)
+    node.input[slot] = out
+    return qp
+
+
+def _quantize_bias(g: Graph, node: onnx.NodeProto, slot: int, input_scale: float, wq: QParams) -> None:
+    b = g.initializers[node.input[slot]]
+    q, scale = quantize_bias(b.reshape(-1), input_scale, wq.scale.reshape(-1))
+    base = node.input[slot]
+    qn = g.add_initializer(g.fresh(f"{base}_quantized"), q)
+    s = _scalar(g, f"{base}_scale", scale)
+    z = _scalar(g, f"{base}_zero_point", np.zeros(scale.shape, np.int32))
+    out = g.fresh(f"{base}_dequantized")
+    g.add_node("DequantizeLinear", [qn, s, z], [out], name=g.fresh(f"{base}_DQ"), axis=0)
+    node.input[slot] = out
+
+
+def _insert_qdq(g: Graph, tensor: str, qp: QParams) -> None:
+    consumers = g.consumers(tensor)
+    s = _scalar(g, f"{tensor}_scale", qp.scale)
+    z = _scalar(g, f"{tensor}_zero_point", qp.zero_point)
+    q, dq = g.fresh(f"{tensor}_quantized"), g.fresh(f"{tensor}_dequantized")
+    g.add_node("QuantizeLinear", [tensor, s, z], [q], name=g.fresh(f"{tensor}_Q"))
+    g.add_node("DequantizeLinear", [q, s, z], [dq], name=g.fresh(f"{tensor}_DQ"))
+    for c in consumers:
+        for k, i in enumerate(c.input):
+            if i == tensor:
+                c.input[k] = dq
+
+
+def insert_qdq(
+    g: Graph, plan: QuantPlan, ranges: Mapping[str, tuple[float, float]],
+    weight_limit: WeightLimit | None = None, per_channel: bool = True,
+) -> dict[str, QParams]:
+    """Rewrite `g` in place into a QDQ model. Returns the activation qparams used."""
+    act_q = {t: activation_qparams(*r) for t, r in group_ranges(plan, ranges).items()}
+    _fold_activations(g, plan)
+    by_name = {n.name: n for n in g.nodes}
+    for name in plan.nodes:
+        node = by_name[name]
+        rule = RULES[node.op_type]
+        if rule.weight is None:
+            continue
+        axis = rule.weight_axis(node) if rule.weight_axis else 0
+        in_scale = float(act_q[node.input[0]].scale) if node.input[0] in act_q else None
+        has_bias = rule.bias is not None and len(node.input) > rule.bias and node.input[rule.bias]
+        bias = g.const(node.input[rule.bias]) if has_bias else None  # type: ignore[index]
+        wq = _quantize_weight(g, node, rule.weight, axis, weight_limit, per_channel, in_scale, bias)
+        if bias is not None and in_scale is not None and bias.ndim == 1 and bias.size == wq.scale.size:
+            _quantize_bias(g, node, rule.bias, in_scale, wq)  # type: ignore[arg-type]
+    for tensor in plan.activations:
+        _insert_qdq(g, tensor, act_q[tensor])
+    g.toposort()
+    g.cleanup()
+    return act_q

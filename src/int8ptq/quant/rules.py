@@ -1,0 +1,56 @@
+"""Per-op quantization rules: which inputs are activations, weights and bias, and how the
+output is quantized. Each entry names the integer kernel onnxruntime fuses it into."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import onnx
+
+from int8ptq.ir.rewrite import attr
+
+ALL = -1  # every input (Concat)
+
+
+@dataclass(frozen=True)
+class OpRule:
+    activations: tuple[int, ...] = (0,)  # input slots quantized as uint8 activations
+    weight: int | None = None  # slot of a constant weight, quantized int8 per channel
+    weight_axis: Callable[[onnx.NodeProto], int] | None = None  # output-channel axis
+    bias: int | None = None  # slot of a float bias, quantized int32
+    shares_scale: bool = False  # output reuses the input's scale: data movement, no requant
+    fuses_activation: bool = False  # a following Relu/Clip(0, x) folds into the output range
+
+
+def _gemm_axis(n: onnx.NodeProto) -> int:
+    return 0 if attr(n, "transB", 0) else 1
+
+
+RULES: dict[str, OpRule] = {
+    # QLinearConv
+    "Conv": OpRule(weight=1, weight_axis=lambda n: 0, bias=2, fuses_activation=True),
+    # QGemm
+    "Gemm": OpRule(weight=1, weight_axis=_gemm_axis, bias=2, fuses_activation=True),
+    # QLinearMatMul / MatMulIntegerToFloat
+    "MatMul": OpRule(weight=1, weight_axis=lambda n: 1, fuses_activation=True),
+    # QLinearAdd
+    "Add": OpRule(activations=(0, 1), fuses_activation=True),
+    # QLinearMul
+    "Mul": OpRule(activations=(0, 1), fuses_activation=True),
+    # QLinearConcat (inputs and output share one scale: no requantization)
+    "Concat": OpRule(activations=(ALL,), shares_scale=True),
+    # QLinearAveragePool / QLinearGlobalAveragePool
+    "AveragePool": OpRule(fuses_activation=True),
+    "GlobalAveragePool": OpRule(fuses_activation=True),
+    # uint8 kernels that only move or select values: output keeps the input's scale
+    "MaxPool": OpRule(shares_scale=True),
+    "Reshape": OpRule(shares_scale=True),
+    "Flatten": OpRule(shares_scale=True),
+    "Transpose": OpRule(shares_scale=True),
+    "Squeeze": OpRule(shares_scale=True),
+    "Unsqueeze": OpRule(shares_scale=True),
+}
+
+# Activations that fold into the producer's output range when it starts at 0.
+FUSABLE_ACTIVATIONS = ("Relu", "Clip")

@@ -1,0 +1,56 @@
+"""The runner interface and the factory that picks a backend."""
+
+from __future__ import annotations
+
+import enum
+import os
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import onnx
+
+ModelLike = str | os.PathLike[str] | bytes | onnx.ModelProto
+
+
+class Backend(str, enum.Enum):
+    ORT = "ort"
+    OPENVINO = "openvino"
+    AUTO = "auto"
+
+
+class Runner(Protocol):
+    backend: str
+    input_name: str
+    output_names: list[str]
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """Run one batch (NCHW float32) and return the first output."""
+        ...
+
+    def run_all(self, x: np.ndarray) -> list[np.ndarray]:
+        """Run one batch and return every output."""
+        ...
+
+
+def model_bytes(model: ModelLike) -> bytes:
+    if isinstance(model, onnx.ModelProto):
+        return model.SerializeToString()
+    if isinstance(model, bytes):
+        return model
+    return Path(model).read_bytes()
+
+
+def make_runner(model: ModelLike, backend: Backend | str = Backend.ORT, threads: int | None = None) -> Runner:
+    b = Backend(backend)
+    if b is Backend.AUTO:
+        from int8ptq.eval.bench import fastest_backend
+
+        b = fastest_backend(model, threads)
+    if b is Backend.OPENVINO:
+        from int8ptq.runtime.openvino import OpenVinoRunner
+
+        return OpenVinoRunner(model, threads)
+    from int8ptq.runtime.ort import OrtRunner
+
+    return OrtRunner(model, threads)

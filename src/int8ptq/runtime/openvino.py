@@ -1,0 +1,45 @@
+"""OpenVINO CPU runner (oneDNN: the successor of MKL-DNN). Reads QDQ ONNX directly."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from int8ptq.errors import UserError
+from int8ptq.runtime.base import ModelLike, model_bytes
+
+
+def _openvino():
+    try:
+        import openvino as ov
+    except ImportError:
+        raise UserError("the openvino backend needs OpenVINO: pip install 'int8ptq[openvino]'") from None
+    return ov
+
+
+class OpenVinoRunner:
+    backend = "openvino"
+
+    def __init__(self, model: ModelLike, threads: int | None = None) -> None:
+        ov = _openvino()
+        core = ov.Core()
+        if isinstance(model, (str, os.PathLike)):
+            m = core.read_model(str(model))
+        else:
+            m = core.read_model(model_bytes(model), b"")
+        cfg: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY"}
+        if threads:
+            cfg["INFERENCE_NUM_THREADS"] = threads
+        self.compiled = core.compile_model(m, "CPU", cfg)
+        self.request = self.compiled.create_infer_request()
+        self.input_name = self.compiled.inputs[0].get_any_name()
+        self.output_names = [o.get_any_name() for o in self.compiled.outputs]
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        res = self.request.infer({0: x})
+        return np.asarray(res[self.compiled.outputs[0]]).copy()
+
+    def run_all(self, x: np.ndarray) -> list[np.ndarray]:
+        res = self.request.infer({0: x})
+        return [np.asarray(res[o]).copy() for o in self.compiled.outputs]
