@@ -17,6 +17,8 @@ from int8ptq.config import QuantConfig
 from int8ptq.data.model_input import PRESET_KEY, image_input, preset_for
 from int8ptq.data.source import DataLike, iter_batches
 from int8ptq.errors import UserError
+from int8ptq.eval.accuracy import EvalResult, evaluate
+from int8ptq.eval.bench import BenchResult, benchmark
 from int8ptq.ir import Graph, load_model, save_model
 from int8ptq.passes import prepare
 from int8ptq.quant.isa import resolve
@@ -24,6 +26,8 @@ from int8ptq.quant.plan import build_plan
 from int8ptq.quant.qdq import insert_qdq
 from int8ptq.quant.saturation import weight_limit_for
 from int8ptq.runtime.base import Backend, Runner, make_runner
+
+__all__ = ["BenchResult", "EvalResult", "QuantResult", "benchmark", "evaluate", "load", "quantize"]
 
 ModelArg = str | os.PathLike[str] | onnx.ModelProto
 

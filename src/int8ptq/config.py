@@ -32,3 +32,32 @@ class QuantConfig:
             raise ValueError("batch_size must be at least 1")
         if not 50.0 < self.percentile <= 100.0:
             raise ValueError("percentile must be in (50, 100]")
+
+
+@dataclass(frozen=True)
+class EvalSection:
+    data: str
+    batch_size: int = 16
+    limit: int | None = None
+    backend: str = "ort"
+
+
+@dataclass(frozen=True)
+class BenchSection:
+    batch_sizes: tuple[int, ...] = (1, 16)
+    threads: tuple[int, ...] = (2,)
+    backend: str = "ort"
+    repeat: int = 10
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A whole job: quantize, then optionally evaluate and benchmark (`int8ptq run`)."""
+
+    model: str
+    output: str
+    calib: str | None = None
+    threads: int | None = None
+    quantization: QuantConfig = field(default_factory=QuantConfig)
+    evaluate: EvalSection | None = None
+    benchmark: BenchSection | None = None

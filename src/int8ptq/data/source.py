@@ -8,14 +8,14 @@ from typing import Union
 
 import numpy as np
 
-from int8ptq.data.dataset import Batch, open_dataset
+from int8ptq.data.dataset import Batch, Dataset, open_dataset
 from int8ptq.data.model_input import InputSpec
 from int8ptq.data.presets import Preset
 from int8ptq.errors import UserError
 
 # A path (list file, folder, .npy/.npz), an iterable of NCHW float32 arrays, or a
 # zero-argument callable that returns such an iterable (PaddleSlim's `reader`).
-DataLike = Union[str, os.PathLike, Iterable[np.ndarray], Callable[[], Iterable[np.ndarray]]]
+DataLike = Union[str, os.PathLike, Dataset, Iterable[np.ndarray], Callable[[], Iterable[np.ndarray]]]
 
 
 def iter_batches(
@@ -25,8 +25,8 @@ def iter_batches(
     """Batches in the model's layout, and how many batches to expect (None if unknown)."""
     if spec.batch is not None:
         batch_size = spec.batch  # a static batch dimension wins
-    if isinstance(data, (str, os.PathLike)):
-        ds = open_dataset(data)
+    if isinstance(data, (str, os.PathLike, Dataset)):
+        ds = data if isinstance(data, Dataset) else open_dataset(data)
         if limit is not None:
             ds = ds.subset(0, limit)
         if skipped is not None:

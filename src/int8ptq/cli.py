@@ -1,0 +1,136 @@
+"""The `int8ptq` command: parse arguments, call the API, print tables. Nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from int8ptq.errors import UserError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit code 2
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        vals = [int(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not vals or any(v < 1 for v in vals):
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return vals
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", metavar="PATH", help="also write the figures as JSON to PATH")
+    p.add_argument("--debug", action="store_true", help="show full tracebacks")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from int8ptq.calib.ranges import RangeMethod
+    from int8ptq.data.presets import PRESETS
+    from int8ptq.quant.isa import Isa
+
+    presets = ", ".join(f"{k} ({v.description})" for k, v in PRESETS.items())
+    ap = _Parser(prog="int8ptq", description="Post-training INT8 quantization of ONNX image models.")
+    ap.add_argument("--version", action="version", version=_version())
+    sub = ap.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+
+    q = sub.add_parser("quantize", help="FP32 ONNX + calibration images -> INT8 QDQ ONNX",
+                       description="Calibrate MODEL on DATA and write an INT8 QDQ model to OUT.")
+    q.add_argument("model", help="FP32 ONNX model (opset >= 13)")
+    q.add_argument("-o", "--output", required=True, help="INT8 model to write")
+    q.add_argument("--calib", required=True, metavar="DATA",
+                   help="calibration data: list file, image folder, .npy or .npz")
+    q.add_argument("--method", choices=[m.value for m in RangeMethod], default=None,
+                   help="activation range method (default: percentile)")
+    q.add_argument("--per-tensor", action="store_true", help="one weight scale per layer")
+    q.add_argument("--target-isa", choices=[i.value for i in Isa], default="auto",
+                   help="CPU the model is for; avx2/avx512 avoid int16 saturation (default: this CPU)")
+    q.add_argument("--preset", help=f"preprocessing: {presets}. Default: the model's own, else torchvision")
+    q.add_argument("--calib-images", type=int, metavar="N", help="use at most N calibration images")
+    q.add_argument("--batch-size", type=int, default=16)
+    q.add_argument("--exclude", action="append", default=[], metavar="NAME",
+                   help="keep a node (by name) or an op type in FP32; repeatable")
+    q.add_argument("--threads", type=int, help="onnxruntime threads while calibrating")
+    _common(q)
+
+    e = sub.add_parser("evaluate", help="top-1/top-5; with 2+ models also agreement with the first",
+                       description="Evaluate models on labelled data. The first model is the reference.")
+    e.add_argument("models", nargs="+", metavar="MODEL")
+    e.add_argument("--data", required=True, help="list file, image folder, .npy or .npz")
+    e.add_argument("--preset", help="preprocessing preset (default: the model's own)")
+    e.add_argument("--batch-size", type=int, default=16)
+    e.add_argument("--threads", type=int, help="threads per session (the seed's cpu_math_library_num_threads)")
+    e.add_argument("--backend", choices=["ort", "openvino", "auto"], default="ort")
+    e.add_argument("--limit", type=int, metavar="N", help="evaluate the first N images only")
+    _common(e)
+
+    b = sub.add_parser("benchmark", help="latency p50/p90 and throughput, side by side",
+                       description="Time models on random input; speed-up is vs the first model.")
+    b.add_argument("models", nargs="+", metavar="MODEL")
+    b.add_argument("--batch", type=_ints, default=[1, 16], help="batch sizes, e.g. 1,16")
+    b.add_argument("--threads", type=_ints, default=[2], help="thread counts, e.g. 1,2")
+    b.add_argument("--backend", type=lambda s: s.split(","), default=["ort"],
+                   help="ort, openvino or both: ort,openvino")
+    b.add_argument("--warmup", type=int, default=3)
+    b.add_argument("--repeat", type=int, default=10)
+    _common(b)
+
+    r = sub.add_parser("run", help="run a YAML job (ours or PaddleSlim's MKL-DNN layout)",
+                       description="Quantize (and optionally evaluate/benchmark) as a YAML file says.")
+    r.add_argument("config", help="YAML file")
+    r.add_argument("--calib", metavar="DATA", help="calibration data (overrides the file)")
+    _common(r)
+
+    z = sub.add_parser("zoo", help="list or export the built-in models")
+    zsub = z.add_subparsers(dest="zoo_cmd", required=True, parser_class=_Parser)
+    zl = zsub.add_parser("list", help="the models and where their weights come from")
+    _common(zl)
+    zx = zsub.add_parser("export", help="export a zoo model to ONNX")
+    zx.add_argument("name")
+    zx.add_argument("-o", "--output", required=True)
+    zx.add_argument("--random-weights", action="store_true", help="no download: same graph, random values")
+    _common(zx)
+
+    d = sub.add_parser("demo", help="offline: quantize EfficientNet-Lite0 on sample photos, print the gains")
+    d.add_argument("-o", "--output-dir", default="int8ptq-demo", help="where to write the models")
+    _common(d)
+    return ap
+
+
+def _version() -> str:
+    from int8ptq import __version__
+
+    return f"int8ptq {__version__}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        from int8ptq import commands
+
+        return getattr(commands, f"cmd_{args.cmd}")(args)
+    except UserError as e:
+        if args.debug:
+            raise
+        print(f"int8ptq: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("int8ptq: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - no traceback for users unless --debug
+        if args.debug or os.environ.get("INT8PTQ_DEBUG"):
+            raise
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        print(f"int8ptq: error: {type(e).__name__}: {msg} (run with --debug for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

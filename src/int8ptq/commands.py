@@ -1,0 +1,153 @@
+"""What each CLI subcommand does: call the API, print a table, write --json."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from int8ptq.errors import UserError
+from int8ptq.util.tables import console, mb, num, pct, table, write_json
+
+
+def _positive(name: str, value: int | None) -> None:
+    if value is not None and value < 1:
+        raise UserError(f"{name} must be at least 1, got {value}")
+
+
+def _skipped_line(skipped: list[str]) -> None:
+    if skipped:
+        first = ", ".join(Path(s).name for s in skipped[:3])
+        console.print(f"[yellow]skipped {len(skipped)} unreadable images or bad lines[/] (first: {first})")
+
+
+def _print_quant(r) -> None:  # noqa: ANN001
+    rows = [
+        ["model size", f"{mb(r.fp32_bytes)} -> {mb(r.int8_bytes)} ({100 * r.int8_bytes / r.fp32_bytes:.0f}%)"],
+        ["calibration images", str(r.calib_images)],
+        ["INT8 ops", str(r.quantized_nodes)],
+        ["FP32 ops left", ", ".join(f"{k} x{v}" for k, v in sorted(r.float_nodes.items())) or "none"],
+        ["method / preset", f"{r.settings['method']} / {r.settings['preset']}"],
+        ["target ISA", r.target_isa],
+        ["time", f"{r.seconds:.1f} s"],
+    ]
+    table(f"wrote {r.output}", ["setting", "value"], rows)
+    _skipped_line(r.skipped_images)
+
+
+def cmd_quantize(a: argparse.Namespace) -> int:
+    from int8ptq.api import quantize
+    from int8ptq.config import QuantConfig
+
+    _positive("--batch-size", a.batch_size)
+    _positive("--calib-images", a.calib_images)
+    _positive("--threads", a.threads)
+    kw = {"method": a.method} if a.method else {}
+    cfg = QuantConfig(per_channel=not a.per_tensor, target_isa=a.target_isa, preset=a.preset,
+                      calib_images=a.calib_images, batch_size=a.batch_size, exclude=tuple(a.exclude),
+                      threads=a.threads, **kw)
+    r = quantize(a.model, a.output, a.calib, cfg)
+    _print_quant(r)
+    if a.json:
+        write_json(a.json, r.to_dict())
+    return 0
+
+
+def _print_eval(r) -> None:  # noqa: ANN001
+    rows = [[m.model, str(m.images), pct(m.top1), pct(m.top5), pct(m.agreement), num(m.cosine, 4),
+             "-" if m.top1_drop is None else f"{100 * m.top1_drop:+.2f}"] for m in r.models]
+    table("accuracy", ["model", "images", "top-1", "top-5", "agreement", "cosine", "top-1 drop (pts)"], rows)
+    _skipped_line(r.skipped_images)
+
+
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    from int8ptq.api import evaluate
+
+    _positive("--batch-size", a.batch_size)
+    _positive("--limit", a.limit)
+    r = evaluate(a.models, a.data, a.preset, a.batch_size, a.threads, a.backend, a.limit)
+    _print_eval(r)
+    if a.json:
+        write_json(a.json, r.to_dict())
+    return 0
+
+
+def _print_bench(r) -> None:  # noqa: ANN001
+    console.print(f"CPU: {r.cpu}  ISA: {r.isa}  flags: {' '.join(r.flags)}")
+    rows = [[x.model, x.backend, str(x.batch), str(x.threads), f"{x.p50_ms:.2f}", f"{x.p90_ms:.2f}",
+             f"{x.images_per_s:.1f}", num(x.speedup, 2)] for x in r.rows]
+    table("speed", ["model", "backend", "batch", "threads", "p50 ms", "p90 ms", "images/s", "speed-up"], rows)
+
+
+def cmd_benchmark(a: argparse.Namespace) -> int:
+    from int8ptq.api import benchmark
+
+    for bk in a.backend:
+        if bk not in ("ort", "openvino", "auto"):
+            raise UserError(f"unknown backend {bk!r}; valid: ort, openvino, auto")
+    r = benchmark(a.models, a.batch, a.threads, a.backend, a.warmup, a.repeat)
+    _print_bench(r)
+    if a.json:
+        write_json(a.json, r.to_dict())
+    return 0
+
+
+def cmd_run(a: argparse.Namespace) -> int:
+    from int8ptq.api import benchmark, evaluate, quantize
+    from int8ptq.config_yaml import load_run_config
+
+    cfg = load_run_config(a.config, calib=a.calib)
+    if not cfg.calib:
+        raise UserError(f"{a.config}: no calibration data: add `calib: DATA` or pass --calib DATA")
+    qcfg = cfg.quantization
+    if cfg.threads and not qcfg.threads:
+        import dataclasses
+
+        qcfg = dataclasses.replace(qcfg, threads=cfg.threads)
+    out: dict[str, object] = {}
+    r = quantize(cfg.model, cfg.output, cfg.calib, qcfg)
+    _print_quant(r)
+    out["quantize"] = r.to_dict()
+    if cfg.evaluate:
+        ev = cfg.evaluate
+        er = evaluate([cfg.model, cfg.output], ev.data, qcfg.preset, ev.batch_size, cfg.threads, ev.backend, ev.limit)
+        _print_eval(er)
+        out["evaluate"] = er.to_dict()
+    if cfg.benchmark:
+        bc = cfg.benchmark
+        br = benchmark([cfg.model, cfg.output], list(bc.batch_sizes), list(bc.threads), [bc.backend], 3, bc.repeat)
+        _print_bench(br)
+        out["benchmark"] = br.to_dict()
+    if a.json:
+        write_json(a.json, out)
+    return 0
+
+
+def cmd_zoo(a: argparse.Namespace) -> int:
+    from int8ptq.zoo.registry import MODELS
+
+    if a.zoo_cmd == "list":
+        rows = [[m.name, f"{m.params:,}", m.preset, m.source] for m in MODELS.values()]
+        table("zoo", ["model", "parameters", "preset", "weights"], rows)
+        if a.json:
+            write_json(a.json, [{"name": m.name, "params": m.params, "preset": m.preset, "source": m.source}
+                                for m in MODELS.values()])
+        return 0
+    from int8ptq.zoo.export import export
+
+    path = export(a.name, a.output, a.random_weights)
+    console.print(f"wrote {path} ({mb(os.path.getsize(path))})")
+    if a.json:
+        write_json(a.json, {"name": a.name, "output": str(path), "random_weights": a.random_weights})
+    return 0
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    from int8ptq.demo import run_demo
+
+    res = run_demo(Path(a.output_dir))
+    rows = [[k, v] for k, v in res["table"].items()]
+    table("EfficientNet-Lite0: FP32 -> INT8 (offline demo)", ["setting", "value"], rows)
+    if a.json:
+        write_json(a.json, res)
+    return 0

@@ -1,0 +1,97 @@
+"""Latency and throughput: warm-up, repeated timed runs, median and p90, ratios in one run."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from int8ptq.data.model_input import image_input
+from int8ptq.ir import load_model
+from int8ptq.quant.isa import cpu_model, detect_isa, isa_flags
+from int8ptq.runtime.base import Backend, ModelLike, make_runner
+
+
+@dataclass(frozen=True)
+class BenchRow:
+    model: str
+    backend: str
+    batch: int
+    threads: int
+    p50_ms: float
+    p90_ms: float
+    images_per_s: float
+    speedup: float | None = None  # throughput / the first model's, same batch/threads/backend
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    cpu: str
+    isa: str
+    flags: list[str]
+    rows: list[BenchRow] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def input_for(model: ModelLike, batch: int, seed: int = 0) -> np.ndarray:
+    proto = load_model(model) if isinstance(model, (str, os.PathLike)) else None
+    spec = image_input(proto) if proto is not None else None
+    size = (spec.size if spec else None) or 224
+    shape = (batch, size, size, 3) if spec and spec.layout == "NHWC" else (batch, 3, size, size)
+    return np.random.default_rng(seed).standard_normal(shape, dtype=np.float32)
+
+
+def time_runner(run, x: np.ndarray, warmup: int, repeat: int, min_seconds: float = 0.0) -> list[float]:  # noqa: ANN001
+    for _ in range(warmup):
+        run(x)
+    times: list[float] = []
+    t_end = time.perf_counter() + min_seconds
+    while len(times) < repeat or time.perf_counter() < t_end:
+        t = time.perf_counter()
+        run(x)
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def benchmark(
+    models: list[str | os.PathLike[str]], batches: list[int] = (1, 16), threads: list[int] = (2,),  # type: ignore[assignment]
+    backends: list[Backend | str] = (Backend.ORT,), warmup: int = 3, repeat: int = 10,  # type: ignore[assignment]
+) -> BenchResult:
+    """Time every model at every (backend, batch, threads); speed-up is vs the first model."""
+    res = BenchResult(cpu_model(), detect_isa().value, isa_flags())
+    for backend in backends:
+        for t in threads:
+            for b in batches:
+                base = None
+                for m in models:
+                    spec = image_input(load_model(m))
+                    if spec.batch is not None and spec.batch != b:
+                        continue  # a static batch dimension: only that batch runs
+                    runner = make_runner(m, backend, t)
+                    x = input_for(m, b)
+                    ts = np.array(time_runner(runner.run, x, warmup, repeat)) * 1000
+                    p50, p90 = float(np.median(ts)), float(np.percentile(ts, 90))
+                    ips = b * 1000.0 / p50
+                    base = ips if base is None else base
+                    res.rows.append(BenchRow(str(m), runner.backend, b, t, p50, p90, ips, ips / base))
+    return res
+
+
+def fastest_backend(model: ModelLike, threads: int | None) -> Backend:
+    """Time both backends briefly at batch 1; the faster wins (ORT if OpenVINO is missing)."""
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        return Backend.ORT
+    best, best_t = Backend.ORT, float("inf")
+    x = input_for(model, 1)
+    for b in (Backend.ORT, Backend.OPENVINO):
+        r = make_runner(model, b, threads)
+        t = float(np.median(time_runner(r.run, x, 2, 5)))
+        if t < best_t:
+            best, best_t = b, t
+    return best
