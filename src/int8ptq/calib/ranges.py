@@ -55,8 +55,8 @@ def _percentile(obs: HistogramObserver, opts: RangeOptions) -> tuple[float, floa
     edges = obs.edges
     assert edges is not None
     hi = float(np.interp(1.0 - tail, cdf, edges[1:]))
-    lo = float(np.interp(tail, cdf, edges[1:])) if obs.lo < 0 else obs.lo
-    return min(lo, 0.0) if obs.lo < 0 else obs.lo, max(hi, 0.0)
+    lo = min(float(np.interp(tail, cdf, edges[1:])), 0.0) if obs.lo < 0 else 0.0
+    return lo, max(hi, 0.0)
 
 
 def _mse(obs: HistogramObserver, opts: RangeOptions) -> tuple[float, float]:
@@ -95,7 +95,7 @@ def _kl(obs: HistogramObserver, levels: int = 128) -> tuple[float, float]:
         if kl < best:
             best, best_i = kl, i
     t = amax * best_i / nb
-    return (max(obs.lo, -t) if obs.lo < 0 else obs.lo), min(obs.hi, t)
+    return (max(obs.lo, -t) if obs.lo < 0 else 0.0), min(obs.hi, t)
 
 
 def compute_range(

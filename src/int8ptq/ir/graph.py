@@ -16,8 +16,10 @@ from onnx import helper, numpy_helper
 
 class Graph:
     def __init__(self, model: onnx.ModelProto) -> None:
-        self.model = model
-        g = model.graph
+        own = onnx.ModelProto()
+        own.CopyFrom(model)  # edits never reach the caller's model
+        self.model = own
+        g = own.graph
         self.nodes: list[onnx.NodeProto] = list(g.node)
         self.initializers: dict[str, np.ndarray] = {
             t.name: numpy_helper.to_array(t) for t in g.initializer

@@ -1,0 +1,61 @@
+import tracemalloc
+
+import numpy as np
+
+from int8ptq.calib.observers import HistogramObserver, MinMaxObserver
+from int8ptq.calib.ranges import RangeMethod, compute_range, expected_error
+
+
+def test_minmax_ignores_nan_and_counts_it():
+    o = MinMaxObserver()
+    o.update(np.array([1.0, np.nan, -2.0, np.inf], np.float32))
+    assert (o.lo, o.hi, o.nonfinite) == (-2.0, 1.0, 2)
+
+
+def test_histogram_rebins_when_range_grows_and_keeps_mass():
+    rng = np.random.default_rng(0)
+    o = HistogramObserver(bins=512)
+    a, b = rng.standard_normal(10_000), rng.standard_normal(10_000) * 5
+    o.update(a)
+    o.update(b)
+    assert o.edges[0] <= b.min() and o.edges[-1] >= b.max()
+    assert abs(o.counts.sum() - 20_000) < 1e-6
+    # the re-binned histogram still matches the data's distribution
+    ref, _ = np.histogram(np.concatenate([a, b]), bins=o.edges)
+    assert np.abs(np.cumsum(o.counts) - np.cumsum(ref)).max() < 0.01 * 20_000
+
+
+def test_histogram_memory_is_flat_in_the_number_of_batches():
+    rng = np.random.default_rng(0)
+
+    def state_after(n: int) -> int:
+        o = HistogramObserver()
+        for _ in range(n):
+            o.update(rng.standard_normal(4096).astype(np.float32))
+        return o.counts.nbytes + o.edges.nbytes
+
+    assert state_after(10) == state_after(100)
+
+
+def test_percentile_and_kl_clip_a_rare_outlier_minmax_does_not():
+    o = HistogramObserver()
+    x = np.abs(np.random.default_rng(0).standard_normal(200_000)).astype(np.float32)
+    x[0] = 100.0
+    o.update(x)
+    assert compute_range(o, RangeMethod.MINMAX)[1] == 100.0
+    for m in (RangeMethod.PERCENTILE, RangeMethod.KL):
+        lo, hi = compute_range(o, m)
+        assert lo == 0.0 and 2.0 < hi < 20.0, m
+    lo, hi = compute_range(o, RangeMethod.MSE)
+    e_mse, e_minmax = expected_error(o, np.array([lo, 0.0]), np.array([hi, 100.0]))
+    assert e_mse < e_minmax
+
+
+def test_auto_is_never_worse_than_any_method_by_expected_error():
+    o = HistogramObserver()
+    o.update(np.random.default_rng(1).laplace(size=100_000).astype(np.float32))
+    errs = {}
+    for m in RangeMethod:
+        lo, hi = compute_range(o, m)
+        errs[m] = expected_error(o, np.array([lo]), np.array([hi]))[0]
+    assert errs[RangeMethod.AUTO] <= min(errs.values()) + 1e-12

@@ -1,0 +1,67 @@
+"""QDQ models from the tiny convnet: they load, fuse into integer kernels, and stay close."""
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from int8ptq.api import quantize
+from int8ptq.config import QuantConfig
+from tests.conftest import cosine, run
+
+
+def _optimized_ops(path, tmp_path):
+    opt = tmp_path / "opt.onnx"
+    so = ort.SessionOptions()
+    so.optimized_model_filepath = str(opt)
+    ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    return [n.op_type for n in onnx.load(str(opt)).graph.node]
+
+
+def test_quantized_model_fuses_every_conv_and_gemm(convnet_path, calib_npy, tmp_path):
+    out = tmp_path / "int8.onnx"
+    r = quantize(convnet_path, out, calib_npy)
+    assert r.quantized_nodes >= 7
+    m = onnx.load(str(out))
+    ops = [n.op_type for n in m.graph.node]
+    assert "Relu" not in ops and "Clip" not in ops  # folded into the output ranges
+    w = [t for t in m.graph.initializer if t.data_type == onnx.TensorProto.INT8]
+    assert len(w) >= 4  # int8 weights stored as int8
+    opt = _optimized_ops(out, tmp_path)
+    assert "QLinearConv" in opt
+    assert "Conv" not in opt and "Gemm" not in opt  # nothing left in float
+    x = np.random.default_rng(5).standard_normal((4, 3, 16, 16)).astype(np.float32)
+    assert cosine(run(out, x), run(convnet_path, x)) > 0.99
+
+
+def test_per_tensor_and_every_method_produce_valid_models(convnet_path, calib_npy, tmp_path):
+    x = np.random.default_rng(5).standard_normal((4, 3, 16, 16)).astype(np.float32)
+    for i, method in enumerate(["minmax", "percentile", "mse", "kl", "auto"]):
+        out = tmp_path / f"m{i}.onnx"
+        quantize(convnet_path, out, calib_npy, QuantConfig(method=method, per_channel=i % 2 == 0))
+        assert cosine(run(out, x), run(convnet_path, x)) > 0.98, method
+
+
+def test_runs_on_openvino(convnet_path, calib_npy, tmp_path):
+    from int8ptq.api import load
+
+    out = tmp_path / "int8.onnx"
+    quantize(convnet_path, out, calib_npy)
+    x = np.random.default_rng(5).standard_normal((2, 3, 16, 16)).astype(np.float32)
+    y = load(out, backend="openvino").run(x)
+    assert cosine(y, run(convnet_path, x)) > 0.98
+
+
+def test_identical_inputs_give_byte_identical_models(convnet_path, calib_npy, tmp_path):
+    a, b = tmp_path / "a.onnx", tmp_path / "b.onnx"
+    quantize(convnet_path, a, calib_npy)
+    quantize(convnet_path, b, calib_npy)
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_excluded_node_stays_float(convnet_path, calib_npy, tmp_path):
+    out = tmp_path / "int8.onnx"
+    quantize(convnet_path, out, calib_npy, QuantConfig(exclude=("pw",)))
+    m = onnx.load(str(out))
+    pw = next(n for n in m.graph.node if n.name == "pw")
+    assert all(not i.endswith("_dequantized_0") or "w2" not in i for i in pw.input)
+    assert not any(t.name.startswith("w2_quantized") for t in m.graph.initializer)
