@@ -44,12 +44,16 @@ def tiny_convnet(seed: int = 0, batch: int | str = "N", size: int = 16) -> onnx.
     inits = [
         init("w1", rng.standard_normal((8, 3, 3, 3)).astype(f) * 0.3),
         init("b1", rng.standard_normal(8).astype(f) * 0.1),
-        init("g", (rng.random(8) + 0.5).astype(f)), init("be", rng.standard_normal(8).astype(f) * 0.1),
-        init("mu", rng.standard_normal(8).astype(f) * 0.1), init("var", (rng.random(8) + 0.5).astype(f)),
+        init("g", (rng.random(8) + 0.5).astype(f)),
+        init("be", rng.standard_normal(8).astype(f) * 0.1),
+        init("mu", rng.standard_normal(8).astype(f) * 0.1),
+        init("var", (rng.random(8) + 0.5).astype(f)),
         init("wd", rng.standard_normal((8, 1, 3, 3)).astype(f) * 0.3),
-        init("lo", np.array(0, f)), init("hi", np.array(6, f)),
+        init("lo", np.array(0, f)),
+        init("hi", np.array(6, f)),
         init("w2", rng.standard_normal((8, 8, 1, 1)).astype(f) * 0.3),
-        init("wf", rng.standard_normal((10, 8)).astype(f) * 0.3), init("bf", rng.standard_normal(10).astype(f)),
+        init("wf", rng.standard_normal((10, 8)).astype(f) * 0.3),
+        init("bf", rng.standard_normal(10).astype(f)),
     ]
     nodes = [
         helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1], name="conv1"),

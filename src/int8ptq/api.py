@@ -71,21 +71,28 @@ def quantize(
     skipped: list[str] = []
     batches, total = iter_batches(calib, spec, preset, cfg.batch_size, cfg.calib_images, skipped)
     counter = _Counter(batches)
-    observers = collect(g, list(plan.activations), counter, cfg.method.needs_histogram,
-                        cfg.threads, total, cfg.bins)
+    observers = collect(
+        g, list(plan.activations), counter, cfg.method.needs_histogram, cfg.threads, total, cfg.bins
+    )
     if counter.images == 0:
         raise UserError("no calibration images could be read")
     nonfinite = {t: o.nonfinite for t, o in observers.items() if o.nonfinite}
     for t, n in nonfinite.items():
-        warnings.warn(f"calibration: tensor {t!r} had {n} NaN/Inf values (left out of its range)",
-                      stacklevel=2)
+        warnings.warn(
+            f"calibration: tensor {t!r} had {n} NaN/Inf values (left out of its range)", stacklevel=2
+        )
     opts = RangeOptions(percentile=cfg.percentile)
     ranges = {t: compute_range(o, cfg.method, opts) for t, o in observers.items()}
     isa = resolve(cfg.target_isa)
     insert_qdq(g, plan, ranges, weight_limit_for(isa), cfg.per_channel)
     out = g.to_model()
-    meta = {PRESET_KEY: preset.name, "int8ptq.version": __version__, "int8ptq.target_isa": isa.value,
-            "int8ptq.method": cfg.method.value, **cfg.extra}
+    meta = {
+        PRESET_KEY: preset.name,
+        "int8ptq.version": __version__,
+        "int8ptq.target_isa": isa.value,
+        "int8ptq.method": cfg.method.value,
+        **cfg.extra,
+    }
     _set_metadata(out, meta)
     save_model(out, output)
     float_nodes: dict[str, int] = {}
@@ -93,9 +100,16 @@ def quantize(
         if n.op_type not in ("QuantizeLinear", "DequantizeLinear") and n.name not in plan.nodes:
             float_nodes[n.op_type] = float_nodes.get(n.op_type, 0) + 1
     return QuantResult(
-        output=str(output), fp32_bytes=fp32_bytes, int8_bytes=Path(output).stat().st_size,
-        calib_images=counter.images, skipped_images=skipped, quantized_nodes=len(plan.nodes),
-        float_nodes=float_nodes, passes=passes, nonfinite=nonfinite, target_isa=isa.value,
+        output=str(output),
+        fp32_bytes=fp32_bytes,
+        int8_bytes=Path(output).stat().st_size,
+        calib_images=counter.images,
+        skipped_images=skipped,
+        quantized_nodes=len(plan.nodes),
+        float_nodes=float_nodes,
+        passes=passes,
+        nonfinite=nonfinite,
+        target_isa=isa.value,
         seconds=time.perf_counter() - t0,
         settings={"method": cfg.method.value, "per_channel": cfg.per_channel, "preset": preset.name},
     )
@@ -121,7 +135,9 @@ def _set_metadata(model: onnx.ModelProto, meta: dict[str, str]) -> None:
         model.metadata_props.add(key=k, value=str(v))
 
 
-def load(path: str | os.PathLike[str], backend: Backend | str = Backend.ORT, threads: int | None = None) -> Runner:
+def load(
+    path: str | os.PathLike[str], backend: Backend | str = Backend.ORT, threads: int | None = None
+) -> Runner:
     """Load a model (FP32 or INT8) for inference: the analog of `load_inference_model`."""
     load_model(path)  # validate first: a clean error instead of a backend's traceback
     return make_runner(path, backend, threads)

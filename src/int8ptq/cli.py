@@ -6,7 +6,6 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from int8ptq.errors import UserError
 
@@ -41,49 +40,81 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", action="version", version=_version())
     sub = ap.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
 
-    q = sub.add_parser("quantize", help="FP32 ONNX + calibration images -> INT8 QDQ ONNX",
-                       description="Calibrate MODEL on DATA and write an INT8 QDQ model to OUT.")
+    q = sub.add_parser(
+        "quantize",
+        help="FP32 ONNX + calibration images -> INT8 QDQ ONNX",
+        description="Calibrate MODEL on DATA and write an INT8 QDQ model to OUT.",
+    )
     q.add_argument("model", help="FP32 ONNX model (opset >= 13)")
     q.add_argument("-o", "--output", required=True, help="INT8 model to write")
-    q.add_argument("--calib", required=True, metavar="DATA",
-                   help="calibration data: list file, image folder, .npy or .npz")
-    q.add_argument("--method", choices=[m.value for m in RangeMethod], default=None,
-                   help="activation range method (default: percentile)")
+    q.add_argument(
+        "--calib",
+        required=True,
+        metavar="DATA",
+        help="calibration data: list file, image folder, .npy or .npz",
+    )
+    q.add_argument(
+        "--method",
+        choices=[m.value for m in RangeMethod],
+        default=None,
+        help="activation range method (default: percentile)",
+    )
     q.add_argument("--per-tensor", action="store_true", help="one weight scale per layer")
-    q.add_argument("--target-isa", choices=[i.value for i in Isa], default="auto",
-                   help="CPU the model is for; avx2/avx512 avoid int16 saturation (default: this CPU)")
+    q.add_argument(
+        "--target-isa",
+        choices=[i.value for i in Isa],
+        default="auto",
+        help="CPU the model is for; avx2/avx512 avoid int16 saturation (default: this CPU)",
+    )
     q.add_argument("--preset", help=f"preprocessing: {presets}. Default: the model's own, else torchvision")
     q.add_argument("--calib-images", type=int, metavar="N", help="use at most N calibration images")
     q.add_argument("--batch-size", type=int, default=16)
-    q.add_argument("--exclude", action="append", default=[], metavar="NAME",
-                   help="keep a node (by name) or an op type in FP32; repeatable")
+    q.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="keep a node (by name) or an op type in FP32; repeatable",
+    )
     q.add_argument("--threads", type=int, help="onnxruntime threads while calibrating")
     _common(q)
 
-    e = sub.add_parser("evaluate", help="top-1/top-5; with 2+ models also agreement with the first",
-                       description="Evaluate models on labelled data. The first model is the reference.")
+    e = sub.add_parser(
+        "evaluate",
+        help="top-1/top-5; with 2+ models also agreement with the first",
+        description="Evaluate models on labelled data. The first model is the reference.",
+    )
     e.add_argument("models", nargs="+", metavar="MODEL")
     e.add_argument("--data", required=True, help="list file, image folder, .npy or .npz")
     e.add_argument("--preset", help="preprocessing preset (default: the model's own)")
     e.add_argument("--batch-size", type=int, default=16)
-    e.add_argument("--threads", type=int, help="threads per session (the seed's cpu_math_library_num_threads)")
+    e.add_argument(
+        "--threads", type=int, help="threads per session (the seed's cpu_math_library_num_threads)"
+    )
     e.add_argument("--backend", choices=["ort", "openvino", "auto"], default="ort")
     e.add_argument("--limit", type=int, metavar="N", help="evaluate the first N images only")
     _common(e)
 
-    b = sub.add_parser("benchmark", help="latency p50/p90 and throughput, side by side",
-                       description="Time models on random input; speed-up is vs the first model.")
+    b = sub.add_parser(
+        "benchmark",
+        help="latency p50/p90 and throughput, side by side",
+        description="Time models on random input; speed-up is vs the first model.",
+    )
     b.add_argument("models", nargs="+", metavar="MODEL")
     b.add_argument("--batch", type=_ints, default=[1, 16], help="batch sizes, e.g. 1,16")
     b.add_argument("--threads", type=_ints, default=[2], help="thread counts, e.g. 1,2")
-    b.add_argument("--backend", type=lambda s: s.split(","), default=["ort"],
-                   help="ort, openvino or both: ort,openvino")
+    b.add_argument(
+        "--backend", type=lambda s: s.split(","), default=["ort"], help="ort, openvino or both: ort,openvino"
+    )
     b.add_argument("--warmup", type=int, default=3)
     b.add_argument("--repeat", type=int, default=10)
     _common(b)
 
-    r = sub.add_parser("run", help="run a YAML job (ours or PaddleSlim's MKL-DNN layout)",
-                       description="Quantize (and optionally evaluate/benchmark) as a YAML file says.")
+    r = sub.add_parser(
+        "run",
+        help="run a YAML job (ours or PaddleSlim's MKL-DNN layout)",
+        description="Quantize (and optionally evaluate/benchmark) as a YAML file says.",
+    )
     r.add_argument("config", help="YAML file")
     r.add_argument("--calib", metavar="DATA", help="calibration data (overrides the file)")
     _common(r)

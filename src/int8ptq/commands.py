@@ -23,7 +23,10 @@ def _skipped_line(skipped: list[str]) -> None:
 
 def _print_quant(r) -> None:  # noqa: ANN001
     rows = [
-        ["model size", f"{mb(r.fp32_bytes)} -> {mb(r.int8_bytes)} ({100 * r.int8_bytes / r.fp32_bytes:.0f}%)"],
+        [
+            "model size",
+            f"{mb(r.fp32_bytes)} -> {mb(r.int8_bytes)} ({100 * r.int8_bytes / r.fp32_bytes:.0f}%)",
+        ],
         ["calibration images", str(r.calib_images)],
         ["INT8 ops", str(r.quantized_nodes)],
         ["FP32 ops left", ", ".join(f"{k} x{v}" for k, v in sorted(r.float_nodes.items())) or "none"],
@@ -43,9 +46,16 @@ def cmd_quantize(a: argparse.Namespace) -> int:
     _positive("--calib-images", a.calib_images)
     _positive("--threads", a.threads)
     kw = {"method": a.method} if a.method else {}
-    cfg = QuantConfig(per_channel=not a.per_tensor, target_isa=a.target_isa, preset=a.preset,
-                      calib_images=a.calib_images, batch_size=a.batch_size, exclude=tuple(a.exclude),
-                      threads=a.threads, **kw)
+    cfg = QuantConfig(
+        per_channel=not a.per_tensor,
+        target_isa=a.target_isa,
+        preset=a.preset,
+        calib_images=a.calib_images,
+        batch_size=a.batch_size,
+        exclude=tuple(a.exclude),
+        threads=a.threads,
+        **kw,
+    )
     r = quantize(a.model, a.output, a.calib, cfg)
     _print_quant(r)
     if a.json:
@@ -54,8 +64,18 @@ def cmd_quantize(a: argparse.Namespace) -> int:
 
 
 def _print_eval(r) -> None:  # noqa: ANN001
-    rows = [[m.model, str(m.images), pct(m.top1), pct(m.top5), pct(m.agreement), num(m.cosine, 4),
-             "-" if m.top1_drop is None else f"{100 * m.top1_drop:+.2f}"] for m in r.models]
+    rows = [
+        [
+            m.model,
+            str(m.images),
+            pct(m.top1),
+            pct(m.top5),
+            pct(m.agreement),
+            num(m.cosine, 4),
+            "-" if m.top1_drop is None else f"{100 * m.top1_drop:+.2f}",
+        ]
+        for m in r.models
+    ]
     table("accuracy", ["model", "images", "top-1", "top-5", "agreement", "cosine", "top-1 drop (pts)"], rows)
     _skipped_line(r.skipped_images)
 
@@ -74,8 +94,19 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
 
 def _print_bench(r) -> None:  # noqa: ANN001
     console.print(f"CPU: {r.cpu}  ISA: {r.isa}  flags: {' '.join(r.flags)}")
-    rows = [[x.model, x.backend, str(x.batch), str(x.threads), f"{x.p50_ms:.2f}", f"{x.p90_ms:.2f}",
-             f"{x.images_per_s:.1f}", num(x.speedup, 2)] for x in r.rows]
+    rows = [
+        [
+            x.model,
+            x.backend,
+            str(x.batch),
+            str(x.threads),
+            f"{x.p50_ms:.2f}",
+            f"{x.p90_ms:.2f}",
+            f"{x.images_per_s:.1f}",
+            num(x.speedup, 2),
+        ]
+        for x in r.rows
+    ]
     table("speed", ["model", "backend", "batch", "threads", "p50 ms", "p90 ms", "images/s", "speed-up"], rows)
 
 
@@ -110,12 +141,16 @@ def cmd_run(a: argparse.Namespace) -> int:
     out["quantize"] = r.to_dict()
     if cfg.evaluate:
         ev = cfg.evaluate
-        er = evaluate([cfg.model, cfg.output], ev.data, qcfg.preset, ev.batch_size, cfg.threads, ev.backend, ev.limit)
+        er = evaluate(
+            [cfg.model, cfg.output], ev.data, qcfg.preset, ev.batch_size, cfg.threads, ev.backend, ev.limit
+        )
         _print_eval(er)
         out["evaluate"] = er.to_dict()
     if cfg.benchmark:
         bc = cfg.benchmark
-        br = benchmark([cfg.model, cfg.output], list(bc.batch_sizes), list(bc.threads), [bc.backend], 3, bc.repeat)
+        br = benchmark(
+            [cfg.model, cfg.output], list(bc.batch_sizes), list(bc.threads), [bc.backend], 3, bc.repeat
+        )
         _print_bench(br)
         out["benchmark"] = br.to_dict()
     if a.json:
@@ -130,8 +165,13 @@ def cmd_zoo(a: argparse.Namespace) -> int:
         rows = [[m.name, f"{m.params:,}", m.preset, m.source] for m in MODELS.values()]
         table("zoo", ["model", "parameters", "preset", "weights"], rows)
         if a.json:
-            write_json(a.json, [{"name": m.name, "params": m.params, "preset": m.preset, "source": m.source}
-                                for m in MODELS.values()])
+            write_json(
+                a.json,
+                [
+                    {"name": m.name, "params": m.params, "preset": m.preset, "source": m.source}
+                    for m in MODELS.values()
+                ],
+            )
         return 0
     from int8ptq.zoo.export import export
 

@@ -4,11 +4,11 @@ key is an error naming the key and the nearest valid one."""
 from __future__ import annotations
 
 import dataclasses
-import os
-from pathlib import Path
 import enum
+import os
 import types
 import typing
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -18,8 +18,11 @@ from int8ptq.errors import UserError
 from int8ptq.util.suggest import nearest
 
 PADDLE_STRATEGY = "MKLDNNPostTrainingQuantStrategy"
-PADDLE_KEYS = {"fp32_model_path": "model", "int8_model_save_path": "output",
-               "cpu_math_library_num_threads": "threads"}
+PADDLE_KEYS = {
+    "fp32_model_path": "model",
+    "int8_model_save_path": "output",
+    "cpu_math_library_num_threads": "threads",
+}
 
 
 def _fields(cls: type) -> dict[str, dataclasses.Field[Any]]:
@@ -33,6 +36,9 @@ def _check_type(value: Any, hint: Any, where: str) -> None:
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(options) == 1:
+            _check_type(value, options[0], where)
+            return
         errors = 0
         for a in options:
             try:
@@ -52,11 +58,15 @@ def _check_type(value: Any, hint: Any, where: str) -> None:
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         valid = [m.value for m in hint]
         if value not in valid and value not in list(hint):
-            raise UserError(f"{where}: {value!r} is not one of {', '.join(map(str, valid))}{nearest(str(value), valid)}")
+            raise UserError(
+                f"{where}: {value!r} is not one of {', '.join(map(str, valid))}{nearest(str(value), valid)}"
+            )
         return
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return
-    if hint in (int, float, str, bool) and (not isinstance(value, hint) or (hint is int and isinstance(value, bool))):
+    if hint in (int, float, str, bool) and (
+        not isinstance(value, hint) or (hint is int and isinstance(value, bool))
+    ):
         raise UserError(f"{where}: expected {hint.__name__}, got {value!r}")
 
 

@@ -8,8 +8,18 @@ from pathlib import Path
 from int8ptq.data.dataset import Dataset
 from int8ptq.errors import UserError
 
-SAMPLE_PHOTOS = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png",
-                 "motorcycle_right.png", "hubble_deep_field.jpg", "retina.jpg", "ihc.png", "color.png"]
+SAMPLE_PHOTOS = [
+    "astronaut.png",
+    "chelsea.png",
+    "coffee.png",
+    "rocket.jpg",
+    "motorcycle_left.png",
+    "motorcycle_right.png",
+    "hubble_deep_field.jpg",
+    "retina.jpg",
+    "ihc.png",
+    "color.png",
+]
 
 
 def sample_photos() -> Dataset:
@@ -41,8 +51,9 @@ def run_demo(out_dir: Path) -> dict[str, object]:
         "INT8 model": f"{int8} ({q.int8_bytes / 1e6:.1f} MB, {100 * q.int8_bytes / q.fp32_bytes:.0f}%)",
         "calibration": f"{q.calib_images} sample photos, {q.seconds:.1f} s",
         "speed-up, batch 16, 2 threads": f"{speedup:.2f}x ({bench.rows[0].images_per_s:.0f} -> "
-                                         f"{bench.rows[-1].images_per_s:.0f} images/s)",
-        "top-1 agreement with FP32": f"{100 * (ev.models[1].agreement or 0):.1f}% of {ev.models[1].images} photos",
+        f"{bench.rows[-1].images_per_s:.0f} images/s)",
+        "top-1 agreement with FP32": f"{100 * (ev.models[1].agreement or 0):.1f}% "
+        f"of {ev.models[1].images} photos",
         "logit cosine": f"{ev.models[1].cosine:.4f}",
     }
     return {"table": table, "quantize": q.to_dict(), "evaluate": ev.to_dict(), "benchmark": bench.to_dict()}

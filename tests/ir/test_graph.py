@@ -30,9 +30,18 @@ def test_toposort_restores_order_and_cleanup_drops_dead_nodes():
 def test_toposort_reports_cycles():
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
-    m = helper.make_model(helper.make_graph(
-        [helper.make_node("Add", ["x", "b"], ["a"]), helper.make_node("Relu", ["a"], ["b"]),
-         helper.make_node("Relu", ["a"], ["y"])], "cyc", [x], [y]))
+    m = helper.make_model(
+        helper.make_graph(
+            [
+                helper.make_node("Add", ["x", "b"], ["a"]),
+                helper.make_node("Relu", ["a"], ["b"]),
+                helper.make_node("Relu", ["a"], ["y"]),
+            ],
+            "cyc",
+            [x],
+            [y],
+        )
+    )
     with pytest.raises(ValueError, match="cycle"):
         Graph(m).toposort()
 
@@ -53,9 +62,16 @@ def test_load_rejects_missing_garbage_and_old_opset(tmp_path):
     with pytest.raises(UserError, match="not a valid ONNX model"):
         load_model(bad)
     old = tmp_path / "old.onnx"
-    onnx.save(make_model([helper.make_node("Relu", ["x"], ["y"])], [],
-                         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
-                         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])], opset=11), old)
+    onnx.save(
+        make_model(
+            [helper.make_node("Relu", ["x"], ["y"])],
+            [],
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+            opset=11,
+        ),
+        old,
+    )
     with pytest.raises(UserError, match="opset 11"):
         load_model(old)
 

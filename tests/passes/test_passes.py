@@ -30,21 +30,36 @@ def test_fold_bn_into_conv():
 def test_fold_bn_into_gemm():
     rng = np.random.default_rng(3)
     f = np.float32
-    nodes = [helper.make_node("Gemm", ["x", "w", "b"], ["g"], transB=1, alpha=0.5, beta=2.0),
-             helper.make_node("BatchNormalization", ["g", "s", "t", "m", "v"], ["y"], epsilon=1e-3)]
-    inits = [init("w", rng.standard_normal((4, 6)).astype(f)), init("b", rng.standard_normal(4).astype(f)),
-             init("s", rng.random(4).astype(f) + 0.5), init("t", rng.standard_normal(4).astype(f)),
-             init("m", rng.standard_normal(4).astype(f)), init("v", rng.random(4).astype(f) + 0.5)]
-    m = make_model(nodes, inits, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 6])],
-                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])])
+    nodes = [
+        helper.make_node("Gemm", ["x", "w", "b"], ["g"], transB=1, alpha=0.5, beta=2.0),
+        helper.make_node("BatchNormalization", ["g", "s", "t", "m", "v"], ["y"], epsilon=1e-3),
+    ]
+    inits = [
+        init("w", rng.standard_normal((4, 6)).astype(f)),
+        init("b", rng.standard_normal(4).astype(f)),
+        init("s", rng.random(4).astype(f) + 0.5),
+        init("t", rng.standard_normal(4).astype(f)),
+        init("m", rng.standard_normal(4).astype(f)),
+        init("v", rng.random(4).astype(f) + 0.5),
+    ]
+    m = make_model(
+        nodes,
+        inits,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])],
+    )
     g = Graph(m)
     assert fold_bn(g) == 1
     _same(m, g, rng.standard_normal((5, 6)).astype(f))
 
 
 def test_remove_identity_and_dropout():
-    nodes = [helper.make_node("Identity", ["x"], ["a"]), helper.make_node("Dropout", ["a"], ["b"]),
-             helper.make_node("Relu", ["b"], ["c"]), helper.make_node("Identity", ["c"], ["y"])]
+    nodes = [
+        helper.make_node("Identity", ["x"], ["a"]),
+        helper.make_node("Dropout", ["a"], ["b"]),
+        helper.make_node("Relu", ["b"], ["c"]),
+        helper.make_node("Identity", ["c"], ["y"]),
+    ]
     vi = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2, 3]) for n in ("x", "y")]
     m = make_model(nodes, [], vi[:1], vi[1:])
     g = Graph(m)
@@ -56,8 +71,13 @@ def test_remove_identity_and_dropout():
 
 
 def test_fold_constants_evaluates_constant_subgraphs():
-    nodes = [helper.make_node("Constant", [], ["c"], value=helper.make_tensor("v", TensorProto.FLOAT, [3], [1, 2, 3])),
-             helper.make_node("Mul", ["c", "c"], ["c2"]), helper.make_node("Add", ["x", "c2"], ["y"])]
+    nodes = [
+        helper.make_node(
+            "Constant", [], ["c"], value=helper.make_tensor("v", TensorProto.FLOAT, [3], [1, 2, 3])
+        ),
+        helper.make_node("Mul", ["c", "c"], ["c2"]),
+        helper.make_node("Add", ["x", "c2"], ["y"]),
+    ]
     vi = [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", 3]) for n in ("x", "y")]
     m = make_model(nodes, [], vi[:1], vi[1:])
     g = Graph(m)
@@ -89,9 +109,17 @@ def test_prepare_folds_torch_same_padding_with_dynamic_batch(tmp_path):
         model.bn.running_mean.uniform_(-1, 1)
         model.bn.running_var.uniform_(0.5, 2)
     path = tmp_path / "same.onnx"
-    torch.onnx.export(model, (torch.zeros(1, 3, 16, 16),), str(path), opset_version=17,
-                      input_names=["x"], dynamic_axes={"x": {0: "N"}}, dynamo=False,
-                      do_constant_folding=False, training=torch.onnx.TrainingMode.EVAL)
+    torch.onnx.export(
+        model,
+        (torch.zeros(1, 3, 16, 16),),
+        str(path),
+        opset_version=17,
+        input_names=["x"],
+        dynamic_axes={"x": {0: "N"}},
+        dynamo=False,
+        do_constant_folding=False,
+        training=torch.onnx.TrainingMode.EVAL,
+    )
     m = onnx.load(str(path))
     ops = {n.op_type for n in m.graph.node}
     assert {"Shape", "Pad", "BatchNormalization"} <= ops  # the exporter's chain is really there
@@ -103,12 +131,20 @@ def test_prepare_folds_torch_same_padding_with_dynamic_batch(tmp_path):
 
 def test_fold_pad_into_conv():
     f = np.float32
-    nodes = [helper.make_node("Pad", ["x", "pads"], ["p"], mode="constant"),
-             helper.make_node("Conv", ["p", "w"], ["y"])]
-    inits = [init("pads", np.array([0, 0, 1, 0, 0, 0, 2, 1], np.int64)),
-             init("w", np.random.default_rng(0).standard_normal((2, 3, 3, 3)).astype(f))]
-    m = make_model(nodes, inits, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 3, 16, 16])],
-                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 2, 17, 15])])
+    nodes = [
+        helper.make_node("Pad", ["x", "pads"], ["p"], mode="constant"),
+        helper.make_node("Conv", ["p", "w"], ["y"]),
+    ]
+    inits = [
+        init("pads", np.array([0, 0, 1, 0, 0, 0, 2, 1], np.int64)),
+        init("w", np.random.default_rng(0).standard_normal((2, 3, 3, 3)).astype(f)),
+    ]
+    m = make_model(
+        nodes,
+        inits,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 3, 16, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 2, 17, 15])],
+    )
     g = Graph(m)
     assert fold_pad(g) == 1
     assert [n.op_type for n in g.nodes] == ["Conv"]

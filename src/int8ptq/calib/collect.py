@@ -30,8 +30,13 @@ def with_outputs(g: Graph, tensors: Iterable[str]) -> onnx.ModelProto:
 
 
 def collect(
-    g: Graph, tensors: list[str], batches: Iterable[np.ndarray], histogram: bool,
-    threads: int | None = None, total: int | None = None, bins: int = 2048,
+    g: Graph,
+    tensors: list[str],
+    batches: Iterable[np.ndarray],
+    histogram: bool,
+    threads: int | None = None,
+    total: int | None = None,
+    bins: int = 2048,
 ) -> Mapping[str, MinMaxObserver]:
     """Observe `tensors` over all batches; memory is O(tensors x bins)."""
     runner = OrtRunner(with_outputs(g, tensors), threads)

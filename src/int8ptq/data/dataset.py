@@ -139,7 +139,8 @@ def _arrays(path: Path) -> Dataset:
             with np.load(path, allow_pickle=False) as z:
                 if "x" not in z:
                     raise UserError(f"{path} has no array named 'x' (found: {', '.join(z.files) or 'none'})")
-                x, y = z["x"], z["y"] if "y" in z else None
+                x = z["x"]
+                y = z["y"] if "y" in z.files else None
     except (ValueError, OSError) as e:
         raise UserError(f"cannot read {path}: {e}") from None
     if x.ndim != 4:

@@ -45,13 +45,38 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in [
-        Preset("torchvision", 256, 224, (123.675, 116.28, 103.53), (58.395, 57.12, 57.375),
-               description="resize 256, center crop 224, RGB, ImageNet mean/std"),
-        Preset("efficientnet-lite", None, 224, (127.0, 127.0, 127.0), (128.0, 128.0, 128.0),
-               description="center crop 224, RGB, (x - 127) / 128"),
-        Preset("caffe", 256, 224, (123.68, 116.78, 103.94), (1.0, 1.0, 1.0), bgr=True,
-               description="resize 256, center crop 224, BGR, mean subtraction (0..255)"),
-        Preset("inception", 256, 224, (127.5, 127.5, 127.5), (127.5, 127.5, 127.5),
-               description="resize 256, center crop 224, RGB, scaled to [-1, 1]"),
+        Preset(
+            "torchvision",
+            256,
+            224,
+            (123.675, 116.28, 103.53),
+            (58.395, 57.12, 57.375),
+            description="resize 256, center crop 224, RGB, ImageNet mean/std",
+        ),
+        Preset(
+            "efficientnet-lite",
+            None,
+            224,
+            (127.0, 127.0, 127.0),
+            (128.0, 128.0, 128.0),
+            description="center crop 224, RGB, (x - 127) / 128",
+        ),
+        Preset(
+            "caffe",
+            256,
+            224,
+            (123.68, 116.78, 103.94),
+            (1.0, 1.0, 1.0),
+            bgr=True,
+            description="resize 256, center crop 224, BGR, mean subtraction (0..255)",
+        ),
+        Preset(
+            "inception",
+            256,
+            224,
+            (127.5, 127.5, 127.5),
+            (127.5, 127.5, 127.5),
+            description="resize 256, center crop 224, RGB, scaled to [-1, 1]",
+        ),
     ]
 }

@@ -15,11 +15,15 @@ from int8ptq.errors import UserError
 
 # A path (list file, folder, .npy/.npz), an iterable of NCHW float32 arrays, or a
 # zero-argument callable that returns such an iterable (PaddleSlim's `reader`).
-DataLike = Union[str, os.PathLike, Dataset, Iterable[np.ndarray], Callable[[], Iterable[np.ndarray]]]
+DataLike = Union[str, os.PathLike, Dataset, Iterable[np.ndarray], Callable[[], Iterable[np.ndarray]]]  # noqa: UP007
 
 
 def iter_batches(
-    data: DataLike, spec: InputSpec, preset: Preset, batch_size: int, limit: int | None = None,
+    data: DataLike,
+    spec: InputSpec,
+    preset: Preset,
+    batch_size: int,
+    limit: int | None = None,
     skipped: list[str] | None = None,
 ) -> tuple[Iterator[Batch], int | None]:
     """Batches in the model's layout, and how many batches to expect (None if unknown)."""

@@ -38,8 +38,12 @@ class EvalResult:
 
 
 def evaluate(
-    models: list[str | os.PathLike[str]], data: DataLike, preset: str | None = None,
-    batch_size: int = 16, threads: int | None = None, backend: Backend | str = Backend.ORT,
+    models: list[str | os.PathLike[str]],
+    data: DataLike,
+    preset: str | None = None,
+    batch_size: int = 16,
+    threads: int | None = None,
+    backend: Backend | str = Backend.ORT,
     limit: int | None = None,
 ) -> EvalResult:
     """Top-1/top-5 of each model; agreement, cosine and top-1 drop of the others vs the first."""
@@ -75,8 +79,19 @@ def evaluate(
         drop = None
         if i and a["top1"] is not None and base["top1"] is not None:
             drop = float(base["top1"]) - float(a["top1"])  # type: ignore[arg-type]
-        out.append(ModelEval(str(m), int(a["images"] or 0), int(a["labelled"] or 0), a["top1"], a["top5"],  # type: ignore[arg-type]
-                             secs[i], g["agreement"], g["cosine"], drop))
+        out.append(
+            ModelEval(
+                str(m),
+                int(a["images"] or 0),
+                int(a["labelled"] or 0),
+                a["top1"],
+                a["top5"],  # type: ignore[arg-type]
+                secs[i],
+                g["agreement"],
+                g["cosine"],
+                drop,
+            )
+        )
     if out[0].images == 0:
         raise UserError("no evaluation images could be read")
     return EvalResult(out, skipped)

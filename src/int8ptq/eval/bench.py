@@ -58,8 +58,12 @@ def time_runner(run, x: np.ndarray, warmup: int, repeat: int, min_seconds: float
 
 
 def benchmark(
-    models: list[str | os.PathLike[str]], batches: list[int] = (1, 16), threads: list[int] = (2,),  # type: ignore[assignment]
-    backends: list[Backend | str] = (Backend.ORT,), warmup: int = 3, repeat: int = 10,  # type: ignore[assignment]
+    models: list[str | os.PathLike[str]],
+    batches: list[int] = (1, 16),
+    threads: list[int] = (2,),  # type: ignore[assignment]
+    backends: list[Backend | str] = (Backend.ORT,),
+    warmup: int = 3,
+    repeat: int = 10,  # type: ignore[assignment]
 ) -> BenchResult:
     """Time every model at every (backend, batch, threads); speed-up is vs the first model."""
     res = BenchResult(cpu_model(), detect_isa().value, isa_flags())

@@ -36,8 +36,12 @@ class Accuracy:
 
     def result(self) -> dict[str, float | int | None]:
         n = self.labelled
-        return {"images": self.images, "labelled": n,
-                "top1": self.top1 / n if n else None, "top5": self.top5 / n if n else None}
+        return {
+            "images": self.images,
+            "labelled": n,
+            "top1": self.top1 / n if n else None,
+            "top5": self.top5 / n if n else None,
+        }
 
 
 @dataclass

@@ -21,9 +21,7 @@ class Graph:
         self.model = own
         g = own.graph
         self.nodes: list[onnx.NodeProto] = list(g.node)
-        self.initializers: dict[str, np.ndarray] = {
-            t.name: numpy_helper.to_array(t) for t in g.initializer
-        }
+        self.initializers: dict[str, np.ndarray] = {t.name: numpy_helper.to_array(t) for t in g.initializer}
         self.inputs = [i for i in g.input if i.name not in self.initializers]
         self.outputs = list(g.output)
         self._value_info = {v.name: v for v in g.value_info}
@@ -99,11 +97,7 @@ class Graph:
         self._index()
         while True:
             name = f"{base}_{next(self._names)}"
-            if (
-                name not in self._producer
-                and name not in self._consumers
-                and name not in self.initializers
-            ):
+            if name not in self._producer and name not in self._consumers and name not in self.initializers:
                 return name
 
     def add_initializer(self, name: str, value: np.ndarray) -> str:
@@ -122,7 +116,11 @@ class Graph:
         **attrs: object,
     ) -> onnx.NodeProto:
         node = helper.make_node(
-            op_type, list(inputs), list(outputs), name=name or self.fresh(op_type), domain=domain,
+            op_type,
+            list(inputs),
+            list(outputs),
+            name=name or self.fresh(op_type),
+            domain=domain,
             **attrs,
         )
         self.nodes.append(node)

@@ -70,8 +70,12 @@ def save_model(model: onnx.ModelProto, path: str | os.PathLike[str]) -> Path:
         with atomic_path(p.parent / data_name) as tmp_data, atomic_path(p) as tmp:
             # onnx writes external data relative to the model file's folder
             onnx.save_model(
-                model, str(tmp), save_as_external_data=True, all_tensors_to_one_file=True,
-                location=tmp_data.name, size_threshold=1024,
+                model,
+                str(tmp),
+                save_as_external_data=True,
+                all_tensors_to_one_file=True,
+                location=tmp_data.name,
+                size_threshold=1024,
             )
             _rename_location(tmp, tmp_data.name, data_name)
     else:

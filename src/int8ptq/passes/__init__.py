@@ -37,5 +37,13 @@ def prepare(graph: Graph) -> dict[str, int]:
     return counts
 
 
-__all__ = ["PREPARE", "Pass", "fold_bn", "fold_constants", "fold_pad", "infer_shapes", "prepare",
-           "remove_identity"]
+__all__ = [
+    "PREPARE",
+    "Pass",
+    "fold_bn",
+    "fold_constants",
+    "fold_pad",
+    "infer_shapes",
+    "prepare",
+    "remove_identity",
+]

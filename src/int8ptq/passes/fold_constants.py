@@ -17,8 +17,19 @@ from int8ptq.ir.graph import Graph
 from int8ptq.ir.rewrite import attr
 
 # Never folded: randomness, quantization ops of already-quantized models, control flow.
-_KEEP = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial",
-         "Bernoulli", "DequantizeLinear", "QuantizeLinear", "If", "Loop", "Scan"}
+_KEEP = {
+    "RandomNormal",
+    "RandomUniform",
+    "RandomNormalLike",
+    "RandomUniformLike",
+    "Multinomial",
+    "Bernoulli",
+    "DequantizeLinear",
+    "QuantizeLinear",
+    "If",
+    "Loop",
+    "Scan",
+}
 _MAX_FOLDED_ELEMENTS = 1 << 22
 
 Partial = list[int | None]
@@ -64,9 +75,12 @@ def _evaluate(g: Graph, n: onnx.NodeProto) -> list[np.ndarray] | None:
     node.CopyFrom(n)
     feeds = {name: v for name, v in zip(n.input, inputs, strict=True) if name}
     graph = helper.make_graph(
-        [node], "fold",
-        [helper.make_tensor_value_info(k, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
-         for k, v in feeds.items()],
+        [node],
+        "fold",
+        [
+            helper.make_tensor_value_info(k, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
+            for k, v in feeds.items()
+        ],
         [helper.make_tensor_value_info(o, onnx.TensorProto.UNDEFINED, None) for o in n.output if o],
     )
     model = helper.make_model(graph, opset_imports=list(g.model.opset_import))
@@ -82,9 +96,13 @@ def _constant_value(n: onnx.NodeProto) -> np.ndarray | None:
         if a.name == "value":
             return numpy_helper.to_array(a.t)
         if a.name in ("value_float", "value_int"):
-            return np.array(helper.get_attribute_value(a), dtype=np.float32 if "float" in a.name else np.int64)
+            return np.array(
+                helper.get_attribute_value(a), dtype=np.float32 if "float" in a.name else np.int64
+            )
         if a.name in ("value_floats", "value_ints"):
-            return np.array(helper.get_attribute_value(a), dtype=np.float32 if "float" in a.name else np.int64)
+            return np.array(
+                helper.get_attribute_value(a), dtype=np.float32 if "float" in a.name else np.int64
+            )
     return None
 
 

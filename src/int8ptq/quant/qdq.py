@@ -18,7 +18,9 @@ from int8ptq.quant.rules import RULES
 WeightLimit = Callable[[np.ndarray, int], np.ndarray]
 
 
-def group_ranges(plan: QuantPlan, ranges: Mapping[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+def group_ranges(
+    plan: QuantPlan, ranges: Mapping[str, tuple[float, float]]
+) -> dict[str, tuple[float, float]]:
     """Tensors that share a scale get the union of their ranges."""
     out = {t: ranges[t] for t in plan.activations}
     for group in plan.groups:
@@ -43,8 +45,14 @@ def _fold_activations(g: Graph, plan: QuantPlan) -> None:
 
 
 def _quantize_weight(
-    g: Graph, node: onnx.NodeProto, slot: int, axis: int, limit: WeightLimit | None,
-    per_channel: bool, input_scale: float | None, bias: np.ndarray | None,
+    g: Graph,
+    node: onnx.NodeProto,
+    slot: int,
+    axis: int,
+    limit: WeightLimit | None,
+    per_channel: bool,
+    input_scale: float | None,
+    bias: np.ndarray | None,
 ) -> QParams:
     w = g.initializers[node.input[slot]].astype(np.float32)
     qmax = limit(w, axis) if limit is not None else np.full(w.shape[axis], 127)
@@ -91,8 +99,11 @@ def _insert_qdq(g: Graph, tensor: str, qp: QParams) -> None:
 
 
 def insert_qdq(
-    g: Graph, plan: QuantPlan, ranges: Mapping[str, tuple[float, float]],
-    weight_limit: WeightLimit | None = None, per_channel: bool = True,
+    g: Graph,
+    plan: QuantPlan,
+    ranges: Mapping[str, tuple[float, float]],
+    weight_limit: WeightLimit | None = None,
+    per_channel: bool = True,
 ) -> dict[str, QParams]:
     """Rewrite `g` in place into a QDQ model. Returns the activation qparams used."""
     act_q = {t: activation_qparams(*r) for t, r in group_ranges(plan, ranges).items()}

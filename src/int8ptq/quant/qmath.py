@@ -83,7 +83,9 @@ def dequantize(q: np.ndarray, qp: QParams) -> np.ndarray:
     return ((q.astype(np.int64) - z) * s).astype(np.float32)
 
 
-def quantize_bias(b: np.ndarray, input_scale: float, weight_scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def quantize_bias(
+    b: np.ndarray, input_scale: float, weight_scale: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """int32 bias with scale input_scale * weight_scale; returns (int32 values, scale)."""
     scale = (np.float64(input_scale) * weight_scale.astype(np.float64)).astype(np.float32)
     q = np.clip(np.rint(b.astype(np.float64) / scale.astype(np.float64)), *INT32)

@@ -25,7 +25,9 @@ def session_options(threads: int | None, optimized_path: str | None = None) -> o
 class OrtRunner:
     backend = "ort"
 
-    def __init__(self, model: ModelLike, threads: int | None = None, optimized_path: str | None = None) -> None:
+    def __init__(
+        self, model: ModelLike, threads: int | None = None, optimized_path: str | None = None
+    ) -> None:
         src = str(model) if isinstance(model, (str, os.PathLike)) else model_bytes(model)
         self.session = ort.InferenceSession(
             src, session_options(threads, optimized_path), providers=["CPUExecutionProvider"]

@@ -29,7 +29,12 @@ def mb(n: int) -> str:
 def table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     t = Table(title=title, title_justify="left")
     for c in columns:
-        t.add_column(c, justify="left" if c in ("model", "tensor", "setting", "value", "backend", "weights", "preset") else "right")
+        t.add_column(
+            c,
+            justify="left"
+            if c in ("model", "tensor", "setting", "value", "backend", "weights", "preset")
+            else "right",
+        )
     for r in rows:
         t.add_row(*r)
     console.print(t)

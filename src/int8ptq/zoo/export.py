@@ -35,18 +35,29 @@ def export(name: str, output: str | os.PathLike[str], random_weights: bool = Fal
         sd = entry.weights()
         missing, unexpected = model.load_state_dict(sd, strict=False)
         if missing or unexpected:
-            raise UserError(f"{name}: weights do not match the definition "
-                            f"(missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]})")
+            raise UserError(
+                f"{name}: weights do not match the definition "
+                f"(missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]})"
+            )
     x = torch.zeros(1, 3, 224, 224)
     out = Path(output)
     with atomic_path(out) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (x,), str(tmp), opset_version=OPSET, input_names=["input"],
-                          output_names=["logits"], dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}},
-                          dynamo=False)
+        torch.onnx.export(
+            model,
+            (x,),
+            str(tmp),
+            opset_version=OPSET,
+            input_names=["input"],
+            output_names=["logits"],
+            dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}},
+            dynamo=False,
+        )
         m = onnx.load(str(tmp))
         m.metadata_props.add(key=PRESET_KEY, value=entry.preset)
-        m.metadata_props.add(key="int8ptq.zoo", value=f"{name}{' (random weights)' if random_weights else ''}")
+        m.metadata_props.add(
+            key="int8ptq.zoo", value=f"{name}{' (random weights)' if random_weights else ''}"
+        )
         save_model(m, tmp)
     return out
 

