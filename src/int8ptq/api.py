@@ -12,8 +12,10 @@ import onnx
 
 from int8ptq import __version__
 from int8ptq.calib.collect import collect
+from int8ptq.calib.covariance import CovarianceObserver, observer_for
+from int8ptq.calib.observers import HistogramObserver, MinMaxObserver, Observer
 from int8ptq.calib.ranges import RangeOptions, compute_range
-from int8ptq.config import QuantConfig
+from int8ptq.config import QuantConfig, Rounding
 from int8ptq.data.model_input import PRESET_KEY, image_input, preset_for
 from int8ptq.data.source import DataLike, iter_batches
 from int8ptq.errors import UserError
@@ -22,8 +24,10 @@ from int8ptq.eval.bench import BenchResult, benchmark
 from int8ptq.ir import Graph, load_model, save_model
 from int8ptq.passes import prepare
 from int8ptq.quant.isa import resolve
-from int8ptq.quant.plan import build_plan
+from int8ptq.quant.plan import QuantPlan, build_plan
 from int8ptq.quant.qdq import insert_qdq
+from int8ptq.quant.rounding import CompensatingRounder
+from int8ptq.quant.rules import RULES
 from int8ptq.quant.saturation import weight_limit_for
 from int8ptq.runtime.base import Backend, Runner, make_runner
 
@@ -71,9 +75,14 @@ def quantize(
     skipped: list[str] = []
     batches, total = iter_batches(calib, spec, preset, cfg.batch_size, cfg.calib_images, skipped)
     counter = _Counter(batches)
-    observers = collect(
-        g, list(plan.activations), counter, cfg.method.needs_histogram, cfg.threads, total, cfg.bins
-    )
+    observers = {
+        t: HistogramObserver(cfg.bins) if cfg.method.needs_histogram else MinMaxObserver()
+        for t in plan.activations
+    }
+    weight_stats = _weight_statistics(g, plan) if cfg.rounding is Rounding.COMPENSATE else {}
+    requests: dict[str, tuple[str, Observer]] = {f"range:{t}": (t, o) for t, o in observers.items()}
+    requests.update({f"weights:{n}": (t, o) for n, (t, o) in weight_stats.items()})
+    collect(g, requests, counter, cfg.threads, total)
     if counter.images == 0:
         raise UserError("no calibration images could be read")
     nonfinite = {t: o.nonfinite for t, o in observers.items() if o.nonfinite}
@@ -84,7 +93,8 @@ def quantize(
     opts = RangeOptions(percentile=cfg.percentile)
     ranges = {t: compute_range(o, cfg.method, opts) for t, o in observers.items()}
     isa = resolve(cfg.target_isa)
-    insert_qdq(g, plan, ranges, weight_limit_for(isa), cfg.per_channel)
+    rounder = CompensatingRounder({n: o for n, (_, o) in weight_stats.items()}, cfg.bias_correction)
+    insert_qdq(g, plan, ranges, weight_limit_for(isa), cfg.per_channel, rounder if weight_stats else None)
     out = g.to_model()
     meta = {
         PRESET_KEY: preset.name,
@@ -111,8 +121,28 @@ def quantize(
         nonfinite=nonfinite,
         target_isa=isa.value,
         seconds=time.perf_counter() - t0,
-        settings={"method": cfg.method.value, "per_channel": cfg.per_channel, "preset": preset.name},
+        settings={
+            "method": cfg.method.value,
+            "per_channel": cfg.per_channel,
+            "preset": preset.name,
+            "rounding": cfg.rounding.value,
+            "bias_correction": cfg.bias_correction,
+        },
     )
+
+
+def _weight_statistics(g: Graph, plan: QuantPlan) -> dict[str, tuple[str, CovarianceObserver]]:
+    """node name -> (its input tensor, the observer of that input's second moments)."""
+    out = {}
+    for n in g.nodes:
+        rule = RULES.get(n.op_type)
+        if n.name not in plan.nodes or rule is None or rule.weight is None:
+            continue
+        w = g.const(n.input[rule.weight])
+        obs = observer_for(n, tuple(w.shape)) if w is not None else None
+        if obs is not None:
+            out[n.name] = (n.input[0], obs)
+    return out
 
 
 class _Counter:

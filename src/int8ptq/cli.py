@@ -57,9 +57,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--method",
         choices=[m.value for m in RangeMethod],
         default=None,
-        help="activation range method (default: percentile)",
+        help="activation range method (default: mse)",
     )
     q.add_argument("--per-tensor", action="store_true", help="one weight scale per layer")
+    q.add_argument(
+        "--rounding",
+        choices=["compensate", "nearest"],
+        default="compensate",
+        help="weight rounding: compensate (GPTQ-style, from calibration statistics; default) or nearest",
+    )
+    q.add_argument(
+        "--no-bias-correction",
+        action="store_true",
+        help="do not correct the mean output shift that weight rounding leaves",
+    )
     q.add_argument(
         "--target-isa",
         choices=[i.value for i in Isa],
@@ -109,6 +120,21 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--warmup", type=int, default=3)
     b.add_argument("--repeat", type=int, default=10)
     _common(b)
+
+    c = sub.add_parser(
+        "compare",
+        help="per-tensor SQNR and cosine of INT8 against FP32, worst first",
+        description="Run FP32 and INT8 on the same images and report, for every quantized tensor, "
+        "how far the INT8 values are from FP32 (real INT8 kernels).",
+    )
+    c.add_argument("fp32", help="the FP32 model")
+    c.add_argument("int8", help="the INT8 model made from it")
+    c.add_argument("--data", required=True, help="images to compare on")
+    c.add_argument("--preset", help="preprocessing preset (default: the model's own)")
+    c.add_argument("--limit", type=int, default=64, metavar="N", help="images to use (default 64)")
+    c.add_argument("--top", type=int, default=20, metavar="K", help="rows to print (default 20; --json: all)")
+    c.add_argument("--threads", type=int)
+    _common(c)
 
     r = sub.add_parser(
         "run",

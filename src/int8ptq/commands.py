@@ -47,6 +47,8 @@ def cmd_quantize(a: argparse.Namespace) -> int:
     _positive("--threads", a.threads)
     kw = {"method": a.method} if a.method else {}
     cfg = QuantConfig(
+        rounding=a.rounding,
+        bias_correction=not a.no_bias_correction,
         per_channel=not a.per_tensor,
         target_isa=a.target_isa,
         preset=a.preset,
@@ -118,6 +120,25 @@ def cmd_benchmark(a: argparse.Namespace) -> int:
             raise UserError(f"unknown backend {bk!r}; valid: ort, openvino, auto")
     r = benchmark(a.models, a.batch, a.threads, a.backend, a.warmup, a.repeat)
     _print_bench(r)
+    if a.json:
+        write_json(a.json, r.to_dict())
+    return 0
+
+
+def cmd_compare(a: argparse.Namespace) -> int:
+    from int8ptq.eval.compare import compare
+
+    _positive("--limit", a.limit)
+    r = compare(a.fp32, a.int8, a.data, a.preset, limit=a.limit, threads=a.threads)
+    rows = [
+        [t.tensor, t.producer, f"{t.sqnr_db:.1f}", f"{t.cosine:.5f}", f"{t.max_abs_err:.3g}"]
+        for t in r.tensors[: a.top]
+    ]
+    table(
+        f"INT8 vs FP32 per tensor, worst first ({r.images} images)",
+        ["tensor", "producer", "SQNR dB", "cosine", "max |err|"],
+        rows,
+    )
     if a.json:
         write_json(a.json, r.to_dict())
     return 0

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
 from int8ptq.calib.ranges import RangeMethod
 from int8ptq.quant.isa import Isa
 
 
+class Rounding(str, enum.Enum):
+    NEAREST = "nearest"  # round each weight to the nearest int8
+    COMPENSATE = "compensate"  # error-compensating rounding from input statistics (GPTQ)
+
+
 @dataclass(frozen=True)
 class QuantConfig:
     """How to quantize. The defaults are what `int8ptq quantize` uses."""
 
-    method: RangeMethod = RangeMethod.PERCENTILE  # activation range method
+    method: RangeMethod = RangeMethod.MSE  # activation range method
     per_channel: bool = True  # int8 weight scales per output channel
+    rounding: Rounding = Rounding.COMPENSATE  # how weights are rounded to int8
+    bias_correction: bool = True  # cancel the mean output shift that weight rounding leaves
     target_isa: Isa = Isa.AUTO  # the CPU the model will run on (saturation handling)
     calib_images: int | None = None  # use at most this many calibration images
     batch_size: int = 16  # calibration batch size
@@ -27,6 +35,7 @@ class QuantConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "method", RangeMethod(self.method))
         object.__setattr__(self, "target_isa", Isa(self.target_isa))
+        object.__setattr__(self, "rounding", Rounding(self.rounding))
         object.__setattr__(self, "exclude", tuple(self.exclude))
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")

@@ -6,9 +6,8 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 import onnx
-from onnx import helper
 
-from int8ptq.calib.observers import HistogramObserver, MinMaxObserver
+from int8ptq.calib.observers import Observer
 from int8ptq.ir.graph import Graph
 from int8ptq.runtime.ort import OrtRunner
 from int8ptq.util.progress import progress
@@ -22,30 +21,25 @@ def with_outputs(g: Graph, tensors: Iterable[str]) -> onnx.ModelProto:
     infos.update({i.name: i for i in model.graph.input})
     for t in tensors:
         if t not in have:
-            model.graph.output.append(
-                infos.get(t) or helper.make_tensor_value_info(t, onnx.TensorProto.FLOAT, None)
-            )
+            # without a known type, a bare name: onnxruntime infers the type itself
+            model.graph.output.append(infos.get(t) or onnx.ValueInfoProto(name=t))
             have.add(t)
     return model
 
 
 def collect(
     g: Graph,
-    tensors: list[str],
+    requests: Mapping[str, tuple[str, Observer]],
     batches: Iterable[np.ndarray],
-    histogram: bool,
     threads: int | None = None,
     total: int | None = None,
-    bins: int = 2048,
-) -> Mapping[str, MinMaxObserver]:
-    """Observe `tensors` over all batches; memory is O(tensors x bins)."""
+) -> None:
+    """One pass over the data: each observer in `requests` (key -> (tensor, observer)) sees
+    its tensor in every batch. Memory is that of the observers, whatever the image count."""
+    tensors = sorted({t for t, _ in requests.values()})
     runner = OrtRunner(with_outputs(g, tensors), threads)
     index = {n: i for i, n in enumerate(runner.output_names)}
-    observers: dict[str, MinMaxObserver] = {
-        t: HistogramObserver(bins) if histogram else MinMaxObserver() for t in tensors
-    }
     for x in progress(batches, "calibrating", total=total, unit="batch"):
         outs = runner.run_all(x)
-        for t, obs in observers.items():
+        for t, obs in requests.values():
             obs.update(x if t == runner.input_name else outs[index[t]])
-    return observers

@@ -47,9 +47,11 @@ class HistogramObserver(MinMaxObserver):
     """A fixed-size histogram over [lo, hi]; when a batch falls outside, the range grows
     and the old counts are re-binned into the new bins (linear interpolation of the CDF)."""
 
-    def __init__(self, bins: int = 2048) -> None:
+    def __init__(self, bins: int = 2048, max_samples: int = 1 << 18, seed: int = 0) -> None:
         super().__init__()
         self.bins = bins
+        self.max_samples = max_samples  # per batch: a seeded sample keeps calibration fast
+        self.rng = np.random.default_rng(seed)
         self.counts = np.zeros(bins, np.float64)
         self.edges: np.ndarray | None = None
 
@@ -71,6 +73,8 @@ class HistogramObserver(MinMaxObserver):
             lo = lo - 0.25 * width if blo < self.edges[0] else lo
             hi = hi + 0.25 * width if bhi > self.edges[-1] else hi
             self._rebin(np.linspace(lo, hi, self.bins + 1))
+        if x.size > self.max_samples:
+            x = x[self.rng.integers(0, x.size, self.max_samples)]
         self.counts += _histogram(x, self.edges)
 
     def _rebin(self, new_edges: np.ndarray) -> None:

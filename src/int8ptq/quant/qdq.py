@@ -5,17 +5,28 @@ DQ -> op -> Q unit into its integer kernel; OpenVINO reads the same graph."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import onnx
 
 from int8ptq.ir.graph import Graph
 from int8ptq.quant.plan import QuantPlan
-from int8ptq.quant.qmath import INT32, QParams, activation_qparams, quantize, quantize_bias, weight_qparams
+from int8ptq.quant.qmath import (
+    BIAS_LIMIT,
+    QParams,
+    activation_qparams,
+    quantize,
+    quantize_bias,
+    weight_qparams,
+)
 from int8ptq.quant.rules import RULES
 
 # Per-channel weight limit: maps (weight, axis) to qmax per output channel (127 or less).
 WeightLimit = Callable[[np.ndarray, int], np.ndarray]
+# Weight rounding: (node name, weight as (out channels, K), scale, qmax) -> (int8 (O, K) or
+# None for plain round-to-nearest, bias change per output channel or None).
+Rounder = Callable[[str, np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray | None, np.ndarray | None]]
 
 
 def group_ranges(
@@ -49,28 +60,43 @@ def _quantize_weight(
     node: onnx.NodeProto,
     slot: int,
     axis: int,
-    limit: WeightLimit | None,
-    per_channel: bool,
+    opts: _WeightOptions,
     input_scale: float | None,
     bias: np.ndarray | None,
-) -> QParams:
+) -> tuple[QParams, np.ndarray | None]:
+    """int8 weights behind a per-channel DequantizeLinear; returns qparams and a bias change."""
     w = g.initializers[node.input[slot]].astype(np.float32)
-    qmax = limit(w, axis) if limit is not None else np.full(w.shape[axis], 127)
+    qmax = opts.limit(w, axis) if opts.limit is not None else np.full(w.shape[axis], 127)
     qp = weight_qparams(w, axis, qmax)
-    scale = qp.scale if per_channel else np.full_like(qp.scale, qp.scale.max())
+    scale = qp.scale if opts.per_channel else np.full_like(qp.scale, qp.scale.max())
     if bias is not None and input_scale is not None and bias.size == scale.size:
         # int32 bias must fit: raise a channel's weight scale when bias / (sx * sw) overflows
-        need = np.abs(bias.reshape(-1).astype(np.float64)) / (input_scale * INT32[1])
+        need = np.abs(bias.reshape(-1).astype(np.float64)) / (input_scale * BIAS_LIMIT)
         scale = np.maximum(scale, need.astype(np.float32))
     qp = QParams(scale.astype(np.float32), qp.zero_point, axis)
+    q, delta = None, None
+    if opts.rounder is not None:
+        moved = np.moveaxis(w, axis, 0)
+        q2, delta = opts.rounder(node.name, moved.reshape(len(moved), -1), qp.scale, np.asarray(qmax))
+        q = None if q2 is None else np.moveaxis(q2.reshape(moved.shape), 0, axis)
+    if q is None:
+        q = quantize(w, qp)
     base = node.input[slot]
-    q = g.add_initializer(g.fresh(f"{base}_quantized"), quantize(w, qp))
+    qn = g.add_initializer(g.fresh(f"{base}_quantized"), q)
     s = _scalar(g, f"{base}_scale", qp.scale)
     z = _scalar(g, f"{base}_zero_point", qp.zero_point)
     out = g.fresh(f"{base}_dequantized")
-    g.add_node("DequantizeLinear", [q, s, z], [out], name=g.fresh(f"{base}_DQ"), axis=axis)
+    g.add_node("DequantizeLinear", [qn, s, z], [out], name=g.fresh(f"{base}_DQ"), axis=axis)
     node.input[slot] = out
-    return qp
+    return qp, delta
+
+
+def _set_bias(g: Graph, node: onnx.NodeProto, slot: int, value: np.ndarray) -> np.ndarray:
+    name = g.add_initializer(g.fresh(f"{node.name}_bias"), value.astype(np.float32))
+    while len(node.input) <= slot:
+        node.input.append("")
+    node.input[slot] = name
+    return value.astype(np.float32)
 
 
 def _quantize_bias(g: Graph, node: onnx.NodeProto, slot: int, input_scale: float, wq: QParams) -> None:
@@ -98,15 +124,24 @@ def _insert_qdq(g: Graph, tensor: str, qp: QParams) -> None:
                 c.input[k] = dq
 
 
+@dataclass(frozen=True)
+class _WeightOptions:
+    limit: WeightLimit | None
+    per_channel: bool
+    rounder: Rounder | None
+
+
 def insert_qdq(
     g: Graph,
     plan: QuantPlan,
     ranges: Mapping[str, tuple[float, float]],
     weight_limit: WeightLimit | None = None,
     per_channel: bool = True,
+    rounder: Rounder | None = None,
 ) -> dict[str, QParams]:
     """Rewrite `g` in place into a QDQ model. Returns the activation qparams used."""
     act_q = {t: activation_qparams(*r) for t, r in group_ranges(plan, ranges).items()}
+    opts = _WeightOptions(weight_limit, per_channel, rounder)
     _fold_activations(g, plan)
     by_name = {n.name: n for n in g.nodes}
     for name in plan.nodes:
@@ -116,11 +151,17 @@ def insert_qdq(
             continue
         axis = rule.weight_axis(node) if rule.weight_axis else 0
         in_scale = float(act_q[node.input[0]].scale) if node.input[0] in act_q else None
-        has_bias = rule.bias is not None and len(node.input) > rule.bias and node.input[rule.bias]
-        bias = g.const(node.input[rule.bias]) if has_bias else None  # type: ignore[index]
-        wq = _quantize_weight(g, node, rule.weight, axis, weight_limit, per_channel, in_scale, bias)
+        slot = rule.bias
+        bias = (
+            g.const(node.input[slot])
+            if slot is not None and len(node.input) > slot and node.input[slot]
+            else None
+        )
+        wq, delta = _quantize_weight(g, node, rule.weight, axis, opts, in_scale, bias)
+        if delta is not None and slot is not None and (bias is None or bias.size == delta.size):
+            bias = _set_bias(g, node, slot, (0 if bias is None else bias.astype(np.float64)) + delta)
         if bias is not None and in_scale is not None and bias.ndim == 1 and bias.size == wq.scale.size:
-            _quantize_bias(g, node, rule.bias, in_scale, wq)  # type: ignore[arg-type]
+            _quantize_bias(g, node, slot, in_scale, wq)  # type: ignore[arg-type]
     for tensor in plan.activations:
         _insert_qdq(g, tensor, act_q[tensor])
     g.toposort()

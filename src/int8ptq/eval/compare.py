@@ -1,0 +1,118 @@
+"""Layer-wise error: for every quantized tensor, INT8 against FP32 on the same inputs.
+
+The INT8 model is run as it is (fused integer kernels): its uint8 tensors are read from
+the QuantizeLinear outputs and dequantized here, so the numbers are what the real kernels
+produce, error accumulated from the input up to that tensor.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from int8ptq.calib.collect import with_outputs
+from int8ptq.data.model_input import image_input, preset_for
+from int8ptq.data.source import DataLike, iter_batches
+from int8ptq.ir import Graph, load_model
+from int8ptq.passes import prepare
+from int8ptq.runtime.ort import OrtRunner
+from int8ptq.util.progress import progress
+
+
+@dataclass(frozen=True)
+class TensorError:
+    tensor: str
+    producer: str  # op type that produces it in the FP32 graph
+    sqnr_db: float  # 10 log10(signal power / noise power)
+    cosine: float
+    max_abs_err: float
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    tensors: list[TensorError]  # worst first
+    images: int
+    skipped_images: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass
+class _Acc:
+    signal: float = 0.0
+    noise: float = 0.0
+    dot: float = 0.0
+    na: float = 0.0
+    nb: float = 0.0
+    max_err: float = 0.0
+
+    def update(self, ref: np.ndarray, q: np.ndarray) -> None:
+        a, b = ref.astype(np.float64).reshape(-1), q.astype(np.float64).reshape(-1)
+        d = a - b
+        self.signal += float(a @ a)
+        self.noise += float(d @ d)
+        self.dot += float(a @ b)
+        self.na += float(a @ a)
+        self.nb += float(b @ b)
+        self.max_err = max(self.max_err, float(np.abs(d).max()) if d.size else 0.0)
+
+
+def _quantized_tensors(int8: onnx.ModelProto) -> dict[str, tuple[str, float, int]]:
+    """FP32 tensor name -> (uint8 tensor name, scale, zero point), from the Q nodes."""
+    inits = {t.name: numpy_helper.to_array(t) for t in int8.graph.initializer}
+    out = {}
+    for n in int8.graph.node:
+        if n.op_type == "QuantizeLinear" and n.input[1] in inits:
+            scale = inits[n.input[1]]
+            zp = inits[n.input[2]] if len(n.input) > 2 and n.input[2] in inits else np.array(0)
+            if scale.size == 1:
+                out[n.input[0]] = (n.output[0], float(scale), int(zp))
+    return out
+
+
+def compare(
+    fp32: str | os.PathLike[str],
+    int8: str | os.PathLike[str],
+    data: DataLike,
+    preset: str | None = None,
+    batch_size: int = 16,
+    limit: int | None = 64,
+    threads: int | None = None,
+) -> CompareResult:
+    """SQNR and cosine per quantized tensor, worst SQNR first."""
+    f_model, q_model = load_model(fp32), load_model(int8)
+    spec = image_input(f_model)
+    pre = preset_for(f_model, preset, spec)
+    qmap = _quantized_tensors(q_model)
+    g = Graph(f_model)
+    prepare(g)  # the INT8 graph's tensor names are the prepared FP32 graph's
+    producers = {o: n.op_type for n in g.nodes for o in n.output}
+    names = [t for t in qmap if t in producers or t == spec.name]
+    f_run = OrtRunner(with_outputs(g, names), threads)
+    q_run = OrtRunner(with_outputs(Graph(q_model), [qmap[t][0] for t in names]), threads)
+    f_idx = {n: i for i, n in enumerate(f_run.output_names)}
+    q_idx = {n: i for i, n in enumerate(q_run.output_names)}
+    accs = {t: _Acc() for t in names}
+    skipped: list[str] = []
+    batches, total = iter_batches(data, spec, pre, batch_size, limit, skipped)
+    images = 0
+    for b in progress(batches, "comparing", total=total, unit="batch"):
+        fo, qo = f_run.run_all(b.x), q_run.run_all(b.x)
+        images += len(b.x)
+        for t in names:
+            ref = b.x if t == spec.name else fo[f_idx[t]]
+            qname, scale, zp = qmap[t]
+            deq = (qo[q_idx[qname]].astype(np.float32) - zp) * scale
+            accs[t].update(ref, deq)
+    rows = []
+    for t, a in accs.items():
+        sqnr = 10 * np.log10(a.signal / a.noise) if a.noise > 0 else float("inf")
+        cos = a.dot / np.sqrt(a.na * a.nb) if a.na * a.nb > 0 else 1.0
+        rows.append(TensorError(t, producers.get(t, "input"), float(sqnr), float(cos), a.max_err))
+    rows.sort(key=lambda r: r.sqnr_db)
+    return CompareResult(rows, images, skipped)

@@ -1,0 +1,105 @@
+"""Error-compensating weight rounding (OBQ/GPTQ: Frantar et al. 2022).
+
+Weights are rounded one input column at a time; each column's rounding error is pushed
+onto the columns not yet rounded, weighted by the inverse input second moments H^-1,
+so the layer's output error ||(W - Q) X|| is minimized rather than each weight's own
+error. Scales are fixed beforehand (per output channel), so the model format is unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+DAMP = 0.01  # fraction of the mean diagonal added to H for a stable inverse
+
+
+def _inverse_cholesky(h: np.ndarray) -> np.ndarray | None:
+    """Upper Cholesky factor of H^-1 (batched over leading axes), or None if H is singular."""
+    k = h.shape[-1]
+    eye = np.eye(k)
+    d = np.diagonal(h, axis1=-2, axis2=-1)
+    damp = DAMP * np.maximum(d.mean(axis=-1), 1e-12)
+    h = h + damp[..., None, None] * eye
+    try:
+        inv = np.linalg.inv(h)
+        return np.swapaxes(np.linalg.cholesky(inv), -1, -2)
+    except np.linalg.LinAlgError:
+        return None
+
+
+BLOCK = 128  # columns rounded together before the trailing update (lazy batch updates)
+
+
+def round_dense(w: np.ndarray, scale: np.ndarray, qmax: np.ndarray, h: np.ndarray) -> np.ndarray | None:
+    """w: (O, K) float; scale, qmax: (O,); h: (K, K). Returns int8 (O, K) or None."""
+    w = w.astype(np.float64).copy()
+    dead = np.diagonal(h) <= 0
+    h = h.copy()
+    h[dead, dead] = 1.0
+    w[:, dead] = 0.0
+    u = _inverse_cholesky(h)
+    if u is None:
+        return None
+    s, lim = scale.astype(np.float64)[:, None], qmax.astype(np.float64)[:, None]
+    q = np.zeros_like(w)
+    k = w.shape[1]
+    for b0 in range(0, k, BLOCK):
+        b1 = min(b0 + BLOCK, k)
+        wb = w[:, b0:b1].copy()
+        errs = np.zeros_like(wb)
+        for i in range(b1 - b0):
+            col = np.clip(np.rint(wb[:, i : i + 1] / s), -lim, lim)
+            q[:, b0 + i] = col[:, 0]
+            e = (wb[:, i : i + 1] - col * s) / u[b0 + i, b0 + i]
+            wb[:, i + 1 :] -= e * u[b0 + i, b0 + i + 1 : b1]
+            errs[:, i] = e[:, 0]
+        w[:, b1:] -= errs @ u[b0:b1, b1:]
+    return q.astype(np.int8)
+
+
+def round_depthwise(w: np.ndarray, scale: np.ndarray, qmax: np.ndarray, h: np.ndarray) -> np.ndarray | None:
+    """w: (C, K) one filter per channel; h: (C, K, K) per channel. Returns int8 (C, K)."""
+    w = w.astype(np.float64).copy()
+    u = _inverse_cholesky(h)
+    if u is None:
+        return None
+    s, lim = scale.astype(np.float64), qmax.astype(np.float64)
+    q = np.zeros_like(w)
+    for i in range(w.shape[1]):
+        q[:, i] = np.clip(np.rint(w[:, i] / s), -lim, lim)
+        err = (w[:, i] - q[:, i] * s) / u[:, i, i]
+        w[:, i + 1 :] -= err[:, None] * u[:, i, i + 1 :]
+    return q.astype(np.int8)
+
+
+def output_error(w: np.ndarray, q: np.ndarray, scale: np.ndarray, h: np.ndarray) -> float:
+    """tr(dW H dW^T): the expected squared output error of the layer (dense case)."""
+    d = w.astype(np.float64) - q.astype(np.float64) * scale[:, None]
+    return float(np.einsum("ok,kl,ol->", d, h, d))
+
+
+class CompensatingRounder:
+    """Rounds each layer's weights with its input statistics; also returns the bias change
+    that cancels the mean output shift left by rounding (bias correction, Nagel et al. 2019)."""
+
+    def __init__(self, stats: dict, bias_correction: bool = True) -> None:  # name -> CovarianceObserver
+        self.stats = stats
+        self.bias_correction = bias_correction
+
+    def __call__(
+        self, node: str, w: np.ndarray, scale: np.ndarray, qmax: np.ndarray
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        obs = self.stats.get(node)
+        h = obs.hessian() if obs is not None else None
+        if h is None:
+            return None, None
+        depthwise = h.ndim == 3
+        if depthwise and h.shape[0] != w.shape[0] or h.shape[-1] != w.shape[1]:
+            return None, None
+        q = (round_depthwise if depthwise else round_dense)(w, scale, qmax, h)
+        if q is None or not self.bias_correction:
+            return q, None
+        mean = obs.mean()
+        d = w.astype(np.float64) - q.astype(np.float64) * scale.astype(np.float64)[:, None]
+        delta = (d * mean).sum(axis=1) if depthwise else d @ mean
+        return q, delta
