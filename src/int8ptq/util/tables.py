@@ -29,12 +29,8 @@ def mb(n: int) -> str:
 def table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     t = Table(title=title, title_justify="left")
     for c in columns:
-        t.add_column(
-            c,
-            justify="left"
-            if c in ("model", "tensor", "setting", "value", "backend", "weights", "preset")
-            else "right",
-        )
+        left = c in ("model", "tensor", "setting", "value", "backend", "weights", "preset")
+        t.add_column(c, justify="left" if left else "right", overflow="fold")
     for r in rows:
         t.add_row(*r)
     console.print(t)
