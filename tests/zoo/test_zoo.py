@@ -18,3 +18,30 @@ def test_unknown_model_suggests_the_nearest():
     with pytest.raises(UserError, match="did you mean 'efficientnet_lite0'"):
         get("efficientnet-lite0")
     assert "efficientnet_lite0" in MODELS
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_parameter_counts_equal_the_published_ones(name):
+    assert param_count(name) == MODELS[name].params
+
+
+def test_weights_load_safely(tmp_path):
+    import os
+
+    import torch
+
+    from int8ptq.zoo.weights import load_state_dict
+
+    good = tmp_path / "good.pth"
+    torch.save(get("resnet50").build().state_dict(), good)
+    assert "layer4.2.conv3.weight" in load_state_dict(good)
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned > " + str(tmp_path / "pwned"),))
+
+    bad = tmp_path / "bad.pth"
+    torch.save({"w": Evil()}, bad)
+    with pytest.raises(UserError, match="cannot load weights"):
+        load_state_dict(bad)
+    assert not (tmp_path / "pwned").exists()

@@ -56,8 +56,10 @@ class GoogLeNet(nn.Module):
 
     def _transform(self, x: torch.Tensor) -> torch.Tensor:
         # ImageNet mean/std normalization -> the (x - 0.5) / 0.5 the weights were trained with
-        ch = [x[:, i : i + 1] * (s / 0.5) + (m - 0.5) / 0.5
-              for i, (m, s) in enumerate(zip((0.485, 0.456, 0.406), (0.229, 0.224, 0.225), strict=True))]
+        ch = [
+            x[:, i : i + 1] * (s / 0.5) + (m - 0.5) / 0.5
+            for i, (m, s) in enumerate(zip((0.485, 0.456, 0.406), (0.229, 0.224, 0.225), strict=True))
+        ]
         return torch.cat(ch, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

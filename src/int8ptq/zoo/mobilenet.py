@@ -8,8 +8,10 @@ from torch import nn
 
 
 def _cbr(cin: int, cout: int, k: int, stride: int = 1, groups: int = 1, act: bool = True) -> nn.Sequential:
-    mods: list[nn.Module] = [nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False),
-                             nn.BatchNorm2d(cout)]
+    mods: list[nn.Module] = [
+        nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(cout),
+    ]
     if act:
         mods.append(nn.ReLU6(inplace=True))
     return nn.Sequential(*mods)
@@ -20,7 +22,11 @@ class InvertedResidual(nn.Module):
         super().__init__()
         mid = cin * expand
         layers: list[nn.Module] = [] if expand == 1 else [_cbr(cin, mid, 1)]
-        layers += [_cbr(mid, mid, 3, stride, groups=mid), nn.Conv2d(mid, cout, 1, bias=False), nn.BatchNorm2d(cout)]
+        layers += [
+            _cbr(mid, mid, 3, stride, groups=mid),
+            nn.Conv2d(mid, cout, 1, bias=False),
+            nn.BatchNorm2d(cout),
+        ]
         self.conv = nn.Sequential(*layers)
         self.skip = stride == 1 and cin == cout
 
@@ -30,8 +36,15 @@ class InvertedResidual(nn.Module):
 
 class MobileNetV2(nn.Module):
     # (expand, out channels, repeats, stride)
-    SETTINGS = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
-                (6, 320, 1, 1)]
+    SETTINGS = [
+        (1, 16, 1, 1),
+        (6, 24, 2, 2),
+        (6, 32, 3, 2),
+        (6, 64, 4, 2),
+        (6, 96, 3, 1),
+        (6, 160, 3, 2),
+        (6, 320, 1, 1),
+    ]
 
     def __init__(self, num_classes: int = 1000) -> None:
         super().__init__()
@@ -74,7 +87,9 @@ class MobileNetV1(nn.Module):
         self.bn1 = nn.BatchNorm2d(32)
         cin, stages = 32, []
         for cout, n, stride in self.STAGES:
-            blocks = [DepthwiseSeparable(cin if i == 0 else cout, cout, stride if i == 0 else 1) for i in range(n)]
+            blocks = [
+                DepthwiseSeparable(cin if i == 0 else cout, cout, stride if i == 0 else 1) for i in range(n)
+            ]
             stages.append(nn.Sequential(*blocks))
             cin = cout
         self.blocks = nn.Sequential(*stages)

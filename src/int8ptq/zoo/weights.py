@@ -20,3 +20,15 @@ def load_state_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(sd, dict):
         raise UserError(f"weights file {path} does not hold a state_dict")
     return dict(sd)
+
+
+def load_safetensors(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A safetensors file: a JSON header and raw tensors, nothing executable."""
+    try:
+        from safetensors.torch import load_file
+    except ImportError:
+        raise UserError("safetensors weights need: pip install 'int8ptq[zoo]'") from None
+    try:
+        return dict(load_file(str(path)))
+    except Exception as e:  # noqa: BLE001 - a corrupt file
+        raise UserError(f"cannot load weights {path}: {type(e).__name__}") from None
