@@ -28,22 +28,40 @@ def main() -> None:
     x, y = common.load_images("eval.txt", "efficientnet-lite")
     ref = common.predict(common.ort_session(fp32), x)
     fp32_speed = common.throughput(common.ort_session(fp32), 16)
-    rows = [["FP32 (onnxruntime)", f"{100 * common.scores(ref, y, None)['top1']:.2f}%", "-", "-", "-",
-             f"{fp32_speed:.1f} img/s (1.00x)"]]
+    rows = [
+        [
+            "FP32 (onnxruntime)",
+            f"{100 * common.scores(ref, y, None)['top1']:.2f}%",
+            "-",
+            "-",
+            "-",
+            f"{fp32_speed:.1f} img/s (1.00x)",
+        ]
+    ]
 
     def add(name: str, qtime: float, run) -> None:  # noqa: ANN001
         s = common.scores(common.predict(run, x), y, ref)
         ips = common.throughput(run, 16)
-        rows.append([name, f"{100 * s['top1']:.2f}%", f"{100 * s['agreement']:.2f}%", f"{s['cosine']:.4f}",
-                     f"{qtime:.1f} s", f"{ips:.1f} img/s ({ips / fp32_speed:.2f}x)"])
+        rows.append(
+            [
+                name,
+                f"{100 * s['top1']:.2f}%",
+                f"{100 * s['agreement']:.2f}%",
+                f"{s['cosine']:.4f}",
+                f"{qtime:.1f} s",
+                f"{ips:.1f} img/s ({ips / fp32_speed:.2f}x)",
+            ]
+        )
         print(rows[-1], flush=True)
 
     ours = work / "ours.onnx"
     t = common.timed(lambda: quantize(fp32, ours, common.DATA / "calib.txt", QuantConfig()))
     add("**int8ptq, defaults (onnxruntime)**", t, common.ort_session(ours))
     add("**int8ptq, defaults (OpenVINO)**", t, common.ov_session(ours))
-    for best, name in [(True, "ORT quantize_static: per-channel, reduce_range, Percentile"),
-                       (False, "ORT quantize_static: defaults")]:
+    for best, name in [
+        (True, "ORT quantize_static: per-channel, reduce_range, Percentile"),
+        (False, "ORT quantize_static: defaults"),
+    ]:
         out = work / f"ort_{best}.onnx"
         t = common.timed(lambda out=out, best=best: peers.ort_quantize(fp32, out, calib, best))
         add(name, t, common.ort_session(out))
@@ -51,10 +69,14 @@ def main() -> None:
     t = common.timed(lambda: holder.setdefault("m", peers.nncf_quantize(fp32, calib)))
     add("NNCF 3.4 + OpenVINO, preset performance", t, common.ov_session(holder["m"]))
 
-    body = ("Calibration: `calib.txt` (100 images); evaluation: `eval.txt` (1200 images), preset "
-            "efficientnet-lite. Agreement and cosine are against FP32 logits on the same images. "
-            "Speed: batch 16, 2 threads, median of 10 runs, ratio to FP32 in the same run.\n\n")
-    body += common.md_table(["configuration", "top-1", "agreement", "cosine", "quantize time", "INT8 speed"], rows)
+    body = (
+        "Calibration: `calib.txt` (100 images); evaluation: `eval.txt` (1200 images), preset "
+        "efficientnet-lite. Agreement and cosine are against FP32 logits on the same images. "
+        "Speed: batch 16, 2 threads, median of 10 runs, ratio to FP32 in the same run.\n\n"
+    )
+    body += common.md_table(
+        ["configuration", "top-1", "agreement", "cosine", "quantize time", "INT8 speed"], rows
+    )
     common.update_section("Accuracy: EfficientNet-Lite0", body, "python benchmarks/accuracy.py")
 
 

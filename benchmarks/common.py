@@ -50,7 +50,9 @@ def scores(logits: np.ndarray, labels: np.ndarray, ref: np.ndarray | None) -> di
     return out
 
 
-def throughput(run: Callable[[np.ndarray], np.ndarray], batch: int, size: int = 224, repeat: int = 10) -> float:
+def throughput(
+    run: Callable[[np.ndarray], np.ndarray], batch: int, size: int = 224, repeat: int = 10
+) -> float:
     x = np.random.default_rng(0).standard_normal((batch, 3, size, size), dtype=np.float32)
     ts = time_runner(run, x, warmup=3, repeat=repeat)
     return batch / float(np.median(ts))
@@ -71,16 +73,24 @@ def machine() -> str:
         ov = openvino.__version__.split("-")[0]
     except ImportError:
         ov = "-"
-    return (f"{cpu_model()}, {os.cpu_count()} cores, ISA {detect_isa().value} ({' '.join(isa_flags())}); "
-            f"Python {platform.python_version()}, onnxruntime {onnxruntime.__version__}, OpenVINO {ov}")
+    return (
+        f"{cpu_model()}, {os.cpu_count()} cores, ISA {detect_isa().value} ({' '.join(isa_flags())}); "
+        f"Python {platform.python_version()}, onnxruntime {onnxruntime.__version__}, OpenVINO {ov}"
+    )
 
 
 def update_section(name: str, body: str, command: str) -> None:
     """Replace (or add) the section `name` in BENCHMARKS.md."""
-    head = (f"<!-- {name}:begin -->\n## {name}\n\nCommand: `{command}`  \n"
-            f"Date: {datetime.date.today().isoformat()}  \nMachine: {machine()}\n\n")
+    head = (
+        f"<!-- {name}:begin -->\n## {name}\n\nCommand: `{command}`  \n"
+        f"Date: {datetime.date.today().isoformat()}  \nMachine: {machine()}\n\n"
+    )
     block = head + body.rstrip() + f"\n<!-- {name}:end -->"
-    text = MD.read_text() if MD.exists() else "# Benchmarks\n\nEvery table is written by a script in `benchmarks/`.\n"
+    text = (
+        MD.read_text()
+        if MD.exists()
+        else "# Benchmarks\n\nEvery table is written by a script in `benchmarks/`.\n"
+    )
     pat = re.compile(rf"<!-- {re.escape(name)}:begin -->.*?<!-- {re.escape(name)}:end -->", re.S)
     text = pat.sub(lambda _: block, text) if pat.search(text) else text.rstrip() + "\n\n" + block + "\n"
     tmp = MD.with_suffix(".tmp")

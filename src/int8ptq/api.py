@@ -28,7 +28,7 @@ from int8ptq.quant.plan import QuantPlan, build_plan
 from int8ptq.quant.qdq import insert_qdq
 from int8ptq.quant.rounding import CompensatingRounder
 from int8ptq.quant.rules import RULES
-from int8ptq.quant.saturation import weight_limit_for
+from int8ptq.quant.saturation import guard_for
 from int8ptq.runtime.base import Backend, Runner, make_runner
 
 __all__ = ["BenchResult", "EvalResult", "QuantResult", "benchmark", "evaluate", "load", "quantize"]
@@ -94,7 +94,7 @@ def quantize(
     ranges = {t: compute_range(o, cfg.method, opts) for t, o in observers.items()}
     isa = resolve(cfg.target_isa)
     rounder = CompensatingRounder({n: o for n, (_, o) in weight_stats.items()}, cfg.bias_correction)
-    insert_qdq(g, plan, ranges, weight_limit_for(isa), cfg.per_channel, rounder if weight_stats else None)
+    insert_qdq(g, plan, ranges, guard_for(isa), cfg.per_channel, rounder if weight_stats else None)
     out = g.to_model()
     meta = {
         PRESET_KEY: preset.name,

@@ -155,6 +155,22 @@ def build_parser() -> argparse.ArgumentParser:
     zx.add_argument("--random-weights", action="store_true", help="no download: same graph, random values")
     _common(zx)
 
+    rp = sub.add_parser(
+        "reproduce",
+        help="the seed's ImageNet table: export, quantize on 100 warm-up images, evaluate the rest",
+        description="For each model: export, quantize with the first --warmup images, evaluate FP32 and "
+        "INT8 on the rest, time both; print the seed-style table. Finished models are kept in "
+        "OUT/results, so an interrupted run resumes.",
+    )
+    rp.add_argument("--data", required=True, help="ImageNet val: list file, class folders or the seed's .bin")
+    rp.add_argument("--models", help="comma-separated (default: the seed's seven)")
+    rp.add_argument("--out", default="int8ptq-reproduce", help="models, results and table.md go here")
+    rp.add_argument("--warmup", type=int, default=100, help="calibration images taken first (default 100)")
+    rp.add_argument("--limit", type=int, metavar="N", help="evaluate N images after the warm-up ones")
+    rp.add_argument("--random-weights", action="store_true", help="offline: speed and structure only")
+    rp.add_argument("--threads", type=int, help="threads per session")
+    _common(rp)
+
     d = sub.add_parser("demo", help="offline: quantize EfficientNet-Lite0 on sample photos, print the gains")
     d.add_argument("-o", "--output-dir", default="int8ptq-demo", help="where to write the models")
     _common(d)

@@ -212,3 +212,19 @@ def cmd_demo(a: argparse.Namespace) -> int:
     if a.json:
         write_json(a.json, res)
     return 0
+
+
+def cmd_reproduce(a: argparse.Namespace) -> int:
+    from int8ptq.reproduce import SEED_MODELS, reproduce, table_markdown
+
+    _positive("--limit", a.limit)
+    _positive("--warmup", a.warmup)
+    models = a.models.split(",") if a.models else SEED_MODELS
+    rows = reproduce(a.data, Path(a.out), models, a.warmup, a.random_weights, a.limit, a.threads)
+    console.print(table_markdown(rows))
+    console.print(f"table written to {Path(a.out) / 'table.md'}")
+    if a.json:
+        from dataclasses import asdict
+
+        write_json(a.json, [asdict(r) for r in rows])
+    return 0

@@ -69,3 +69,36 @@ def test_presets_match_their_definitions():
     np.testing.assert_allclose(caffe[:, 0, 0], [30 - 103.94, 20 - 116.78, 10 - 123.68], atol=1e-3)
     inc = PRESETS["inception"](Image.new("RGB", (256, 256), (255, 0, 255)))
     np.testing.assert_allclose(inc[:, 5, 5], [1.0, -1.0, 1.0])
+
+
+def test_seed_binary_is_memory_mapped(tmp_path):
+    n = 3
+    x = np.random.default_rng(0).standard_normal((n, 3, 224, 224)).astype(np.float32)
+    p = tmp_path / "int8_full_val.bin"
+    with open(p, "wb") as f:
+        f.write(np.array([n], np.int64).tobytes())
+        f.write(x.tobytes())
+        f.write(np.array([5, 6, 7], np.int64).tobytes())
+    ds = open_dataset(p)
+    assert isinstance(ds.arrays, np.memmap)
+    b = next(ds.batches(2, PRESETS["torchvision"]))
+    np.testing.assert_array_equal(b.x, x[:2])
+    assert list(b.labels) == [5, 6]
+    p.write_bytes(p.read_bytes()[:-8])
+    with pytest.raises(UserError, match="does not match"):
+        open_dataset(p)
+
+
+def test_process_decoding_matches_threads(tmp_path, monkeypatch):
+    import int8ptq.data.dataset as dmod
+
+    for i in range(6):
+        _jpeg(tmp_path / "imgs" / f"{i}.jpg", color=(i * 40, 100, 200 - i * 30))
+    (tmp_path / "imgs" / "bad.jpg").write_bytes(b"junk")
+    ds = open_dataset(tmp_path / "imgs")
+    threads = [b.x for b in ds.batches(4, PRESETS["torchvision"], [])]
+    monkeypatch.setattr(dmod, "PROCESS_DECODE_MIN", 2)
+    skipped: list[str] = []
+    procs = [b.x for b in ds.batches(4, PRESETS["torchvision"], skipped)]
+    assert len(skipped) == 1
+    np.testing.assert_array_equal(np.concatenate(threads), np.concatenate(procs))

@@ -7,9 +7,10 @@ or a flat folder of images), a .npy of NCHW float32 images, or a .npz with `x` a
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from int8ptq.errors import UserError
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm"}
 MAX_PIXELS = 64_000_000  # larger images are treated as decompression bombs and skipped
 NUM_CLASSES_MAX = 1_000_000
+PROCESS_DECODE_MIN = 512  # images from which decoding runs in worker processes
 
 
 @dataclass(frozen=True)
@@ -62,10 +64,10 @@ class Dataset:
                 lbl = np.asarray(self.labels[i : i + batch_size], np.int64)
                 yield Batch(x, lbl, [f"{self.source}[{j}]" for j in range(i, i + len(x))])
             return
-        with ThreadPoolExecutor(max_workers=4) as pool:
+        with _pool(len(self.files)) as pool:
             for i in range(0, len(self.files), batch_size):
                 chunk = self.files[i : i + batch_size]
-                decoded = list(pool.map(lambda p: _decode(p, preset), chunk))
+                decoded = list(pool.map(_decode, chunk, [preset] * len(chunk)))
                 keep = [k for k, d in enumerate(decoded) if d is not None]
                 sink.extend(str(chunk[k]) for k, d in enumerate(decoded) if d is None)
                 if not keep:
@@ -73,6 +75,19 @@ class Dataset:
                 x = np.stack([decoded[k] for k in keep])  # type: ignore[misc]
                 lbl = np.asarray([self.labels[i + k] for k in keep], np.int64)
                 yield Batch(x, lbl, [chunk[k].name for k in keep])
+
+
+def _pool(n: int) -> Executor:
+    """Processes for long runs (JPEG decoding then runs beside inference, on every core);
+    threads for short ones, where starting processes would cost more than it saves."""
+    workers = max(1, min(os.cpu_count() or 1, 8))
+    if n >= PROCESS_DECODE_MIN and workers > 1:
+        import multiprocessing as mp
+
+        return ProcessPoolExecutor(
+            workers, mp_context=mp.get_context("forkserver" if os.name == "posix" else "spawn")
+        )
+    return ThreadPoolExecutor(max(workers, 2))
 
 
 def _decode(path: Path, preset: Preset) -> np.ndarray | None:
@@ -149,6 +164,23 @@ def _arrays(path: Path) -> Dataset:
     return Dataset(str(path), arrays=x, labels=labels)
 
 
+def _seed_binary(path: Path) -> Dataset:
+    """PaddleSlim's preprocessed `int8_full_val.bin`: int64 count, float32 N x 3 x 224 x 224
+    images, int64 labels. Memory-mapped: batches are read from disk as they are needed."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if len(head) < 8:
+        raise UserError(f"{path}: too short for a seed binary (int64 count, images, labels)")
+    n = int(np.frombuffer(head, np.int64)[0])
+    image = 3 * 224 * 224 * 4
+    if n <= 0 or 8 + n * (image + 8) != size:
+        raise UserError(f"{path}: size {size} does not match a seed binary of {n} images")
+    x = np.memmap(path, np.float32, "r", offset=8, shape=(n, 3, 224, 224))
+    y = np.memmap(path, np.int64, "r", offset=8 + n * image, shape=(n,))
+    return Dataset(str(path), arrays=x, labels=[int(v) for v in y])
+
+
 def open_dataset(spec: str | Path) -> Dataset:
     """Open DATA; raise UserError for a missing path, an unknown format or no images."""
     path = Path(spec)
@@ -160,8 +192,12 @@ def open_dataset(spec: str | Path) -> Dataset:
         ds = _list_file(path)
     elif path.suffix.lower() in (".npy", ".npz"):
         ds = _arrays(path)
+    elif path.suffix.lower() == ".bin":
+        ds = _seed_binary(path)
     else:
-        raise UserError(f"data format not supported: {path.name} (use a folder, a .txt list, .npy or .npz)")
+        raise UserError(
+            f"data format not supported: {path.name} (use a folder, a .txt list, .npy, .npz or .bin)"
+        )
     if len(ds) == 0:
         raise UserError(f"no images found in {path}")
     return ds

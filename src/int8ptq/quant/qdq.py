@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import onnx
@@ -22,8 +23,15 @@ from int8ptq.quant.qmath import (
 )
 from int8ptq.quant.rules import RULES
 
-# Per-channel weight limit: maps (weight, axis) to qmax per output channel (127 or less).
-WeightLimit = Callable[[np.ndarray, int], np.ndarray]
+
+class WeightGuard(Protocol):
+    """Keeps weights inside what the target CPU's kernels compute exactly (saturation.py)."""
+
+    def qmax(self, node: onnx.NodeProto, w: np.ndarray, axis: int) -> np.ndarray: ...
+
+    def enforce(self, node: onnx.NodeProto, q: np.ndarray, axis: int) -> np.ndarray: ...
+
+
 # Weight rounding: (node name, weight as (out channels, K), scale, qmax) -> (int8 (O, K) or
 # None for plain round-to-nearest, bias change per output channel or None).
 Rounder = Callable[[str, np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray | None, np.ndarray | None]]
@@ -66,7 +74,7 @@ def _quantize_weight(
 ) -> tuple[QParams, np.ndarray | None]:
     """int8 weights behind a per-channel DequantizeLinear; returns qparams and a bias change."""
     w = g.initializers[node.input[slot]].astype(np.float32)
-    qmax = opts.limit(w, axis) if opts.limit is not None else np.full(w.shape[axis], 127)
+    qmax = opts.guard.qmax(node, w, axis) if opts.guard is not None else np.full(w.shape[axis], 127.0)
     qp = weight_qparams(w, axis, qmax)
     scale = qp.scale if opts.per_channel else np.full_like(qp.scale, qp.scale.max())
     if bias is not None and input_scale is not None and bias.size == scale.size:
@@ -81,6 +89,8 @@ def _quantize_weight(
         q = None if q2 is None else np.moveaxis(q2.reshape(moved.shape), 0, axis)
     if q is None:
         q = quantize(w, qp)
+    if opts.guard is not None:
+        q = opts.guard.enforce(node, q, axis)
     base = node.input[slot]
     qn = g.add_initializer(g.fresh(f"{base}_quantized"), q)
     s = _scalar(g, f"{base}_scale", qp.scale)
@@ -126,7 +136,7 @@ def _insert_qdq(g: Graph, tensor: str, qp: QParams) -> None:
 
 @dataclass(frozen=True)
 class _WeightOptions:
-    limit: WeightLimit | None
+    guard: WeightGuard | None
     per_channel: bool
     rounder: Rounder | None
 
@@ -135,13 +145,13 @@ def insert_qdq(
     g: Graph,
     plan: QuantPlan,
     ranges: Mapping[str, tuple[float, float]],
-    weight_limit: WeightLimit | None = None,
+    guard: WeightGuard | None = None,
     per_channel: bool = True,
     rounder: Rounder | None = None,
 ) -> dict[str, QParams]:
     """Rewrite `g` in place into a QDQ model. Returns the activation qparams used."""
     act_q = {t: activation_qparams(*r) for t, r in group_ranges(plan, ranges).items()}
-    opts = _WeightOptions(weight_limit, per_channel, rounder)
+    opts = _WeightOptions(guard, per_channel, rounder)
     _fold_activations(g, plan)
     by_name = {n.name: n for n in g.nodes}
     for name in plan.nodes:

@@ -9,22 +9,32 @@ error. Scales are fixed beforehand (per output channel), so the model format is 
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import lapack
 
 DAMP = 0.01  # fraction of the mean diagonal added to H for a stable inverse
 
 
 def _inverse_cholesky(h: np.ndarray) -> np.ndarray | None:
-    """Upper Cholesky factor of H^-1 (batched over leading axes), or None if H is singular."""
+    """Upper U with H^-1 = U^T U (batched over leading axes), or None if H is singular.
+
+    With J the exchange matrix and L L^T = J H J, R = J L J is upper and H = R R^T, so
+    U = R^-1: one Cholesky and one triangular inverse, no general inverse.
+    """
     k = h.shape[-1]
-    eye = np.eye(k)
     d = np.diagonal(h, axis1=-2, axis2=-1)
     damp = DAMP * np.maximum(d.mean(axis=-1), 1e-12)
-    h = h + damp[..., None, None] * eye
+    h = (h + damp[..., None, None] * np.eye(k)).astype(np.float32)
     try:
-        inv = np.linalg.inv(h)
-        return np.swapaxes(np.linalg.cholesky(inv), -1, -2)
+        low = np.linalg.cholesky(np.ascontiguousarray(h[..., ::-1, ::-1]))
     except np.linalg.LinAlgError:
         return None
+    r = np.ascontiguousarray(low[..., ::-1, ::-1])
+    out = np.empty_like(r)
+    for i, ri in enumerate(r.reshape(-1, k, k)):
+        out.reshape(-1, k, k)[i], info = lapack.strtri(ri, lower=0)
+        if info != 0 or not np.isfinite(out.reshape(-1, k, k)[i]).all():
+            return None
+    return out
 
 
 BLOCK = 128  # columns rounded together before the trailing update (lazy batch updates)
@@ -32,7 +42,7 @@ BLOCK = 128  # columns rounded together before the trailing update (lazy batch u
 
 def round_dense(w: np.ndarray, scale: np.ndarray, qmax: np.ndarray, h: np.ndarray) -> np.ndarray | None:
     """w: (O, K) float; scale, qmax: (O,); h: (K, K). Returns int8 (O, K) or None."""
-    w = w.astype(np.float64).copy()
+    w = w.astype(np.float32)
     dead = np.diagonal(h) <= 0
     h = h.copy()
     h[dead, dead] = 1.0
@@ -40,7 +50,7 @@ def round_dense(w: np.ndarray, scale: np.ndarray, qmax: np.ndarray, h: np.ndarra
     u = _inverse_cholesky(h)
     if u is None:
         return None
-    s, lim = scale.astype(np.float64)[:, None], qmax.astype(np.float64)[:, None]
+    s, lim = scale.astype(np.float32)[:, None], qmax.astype(np.float32)[:, None]
     q = np.zeros_like(w)
     k = w.shape[1]
     for b0 in range(0, k, BLOCK):
@@ -59,11 +69,11 @@ def round_dense(w: np.ndarray, scale: np.ndarray, qmax: np.ndarray, h: np.ndarra
 
 def round_depthwise(w: np.ndarray, scale: np.ndarray, qmax: np.ndarray, h: np.ndarray) -> np.ndarray | None:
     """w: (C, K) one filter per channel; h: (C, K, K) per channel. Returns int8 (C, K)."""
-    w = w.astype(np.float64).copy()
+    w = w.astype(np.float32)
     u = _inverse_cholesky(h)
     if u is None:
         return None
-    s, lim = scale.astype(np.float64), qmax.astype(np.float64)
+    s, lim = scale.astype(np.float32), qmax.astype(np.float32)
     q = np.zeros_like(w)
     for i in range(w.shape[1]):
         q[:, i] = np.clip(np.rint(w[:, i] / s), -lim, lim)

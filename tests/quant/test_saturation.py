@@ -1,0 +1,97 @@
+"""AVX2 u8*s8 pair saturation: a crafted worst case saturates the naive model, not ours.
+
+This machine may have VNNI, so the AVX2 kernel is emulated exactly: vpmaddubsw adds the two
+products of each adjacent pair along K into a saturating int16, then int32 accumulation.
+"""
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from int8ptq.api import quantize
+from int8ptq.config import QuantConfig
+from int8ptq.quant.isa import Isa, detect_isa
+from int8ptq.quant.saturation import PairGuard
+from tests.conftest import init, make_model
+
+
+def avx2_dot(x_u8: np.ndarray, w_s8: np.ndarray) -> np.ndarray:
+    """(K,) uint8 . (O, K) int8 the way vpmaddubsw + vpmaddwd compute it."""
+    k = len(x_u8) + len(x_u8) % 2
+    x = np.zeros(k, np.int32)
+    x[: len(x_u8)] = x_u8
+    w = np.zeros((len(w_s8), k), np.int32)
+    w[:, : w_s8.shape[1]] = w_s8
+    pairs = x[0::2] * w[:, 0::2] + x[1::2] * w[:, 1::2]
+    return np.clip(pairs, -32768, 32767).sum(axis=1)
+
+
+def worst_input(w: np.ndarray) -> np.ndarray:
+    """255 where the weight is positive in the channel with the largest pair: maximal pair sums."""
+    o = np.argmax(np.abs(w[:, 0::2]).astype(int).sum(1) + np.abs(w[:, 1::2]).astype(int).sum(1))
+    return np.where(w[o] > 0, 255, 0).astype(np.uint8)
+
+
+def _model(tmp_path):
+    rng = np.random.default_rng(0)
+    w = rng.uniform(-0.2, 0.2, (8, 16, 1, 1)).astype(np.float32)
+    w[:, 10, 0, 0], w[:, 11, 0, 0] = 1.0, 0.0  # each channel's max sits beside a zero: safe
+    w[0, 0, 0, 0], w[0, 1, 0, 0] = 1.0, 0.95  # an adjacent pair near the channel's max
+    w[3, 6, 0, 0], w[3, 7, 0, 0] = -0.9, -1.0
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="conv")]
+    m = make_model(nodes, [init("w", w)], [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 16, 4, 4])],
+                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 8, 4, 4])])
+    p = tmp_path / "m.onnx"
+    onnx.save(m, p)
+    calib = np.abs(rng.standard_normal((8, 16, 4, 4))).astype(np.float32)
+    return p, calib, w
+
+
+def _int8_weights(path) -> np.ndarray:
+    m = onnx.load(str(path))
+    q = next(numpy_helper.to_array(t) for t in m.graph.initializer if t.data_type == TensorProto.INT8)
+    return q.reshape(q.shape[0], -1)
+
+
+def test_naive_model_saturates_ours_does_not(tmp_path):
+    p, calib, w = _model(tmp_path)
+    naive, ours = tmp_path / "naive.onnx", tmp_path / "ours.onnx"
+    quantize(p, naive, [calib], QuantConfig(target_isa="vnni", rounding="nearest"))
+    quantize(p, ours, [calib], QuantConfig(target_isa="avx2", rounding="nearest"))
+    qn, qo = _int8_weights(naive), _int8_weights(ours)
+    x = worst_input(qn)
+    exact = x.astype(np.int64) @ qn.T.astype(np.int64)
+    assert (avx2_dot(x, qn) != exact).any()  # the naive model saturates on AVX2
+    for q in (qo,):
+        for xi in (worst_input(q), np.full(16, 255, np.uint8)):
+            assert (avx2_dot(xi, q) == xi.astype(np.int64) @ q.T.astype(np.int64)).all()
+    # only the channels with an unsafe pair were narrowed; the others keep the full int8 range
+    assert np.abs(qo[[0, 3]]).max() < 127
+    assert (np.abs(qo[[1, 2, 4, 5, 6, 7]]).max(axis=1) == 127).all()
+
+
+def test_guard_bounds_every_pair_for_odd_channel_counts():
+    from onnx import helper as h
+
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)  # stem-like: cin = 3
+    node = h.make_node("Conv", ["x", "w"], ["y"])
+    g = PairGuard()
+    qmax = g.qmax(node, w, 0)
+    q = np.clip(np.rint(w / (np.abs(w).max(axis=(1, 2, 3), keepdims=True) / qmax[:, None, None, None])),
+                -127, 127).astype(np.int8)
+    q = g.enforce(node, q, 0)
+    m = q.transpose(0, 2, 3, 1).reshape(4, -1).astype(int)
+    assert (np.abs(m[:, 0:-1:2]) + np.abs(m[:, 1::2]) <= 128).all()  # MLAS pairs along K
+    per_tap = q.transpose(0, 2, 3, 1).reshape(4, 9, 3).astype(int)
+    assert (np.abs(per_tap[:, :, 0]) + np.abs(per_tap[:, :, 1]) <= 128).all()  # oneDNN pairs
+
+
+def test_isa_detection_reads_flags():
+    assert detect_isa({"avx2", "fma"}) is Isa.AVX2
+    assert detect_isa({"avx2", "avx512bw"}) is Isa.AVX512
+    assert detect_isa({"avx2", "avx512bw", "avx512_vnni"}) is Isa.VNNI
+    assert detect_isa({"avx2", "avx_vnni"}) is Isa.VNNI
+    assert detect_isa({"amx_int8", "avx512_vnni"}) is Isa.AMX
+    assert detect_isa({"neon"}) is Isa.OTHER
+    assert Isa.AVX2.saturates and not Isa.VNNI.saturates
