@@ -1,0 +1,149 @@
+"""The stages of quantization, each reusable: prepare once, calibrate once, build many
+(`tune` builds a model per trial from the same statistics)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import onnx
+
+from int8ptq import __version__
+from int8ptq.calib.collect import collect
+from int8ptq.calib.covariance import CovarianceObserver, observer_for
+from int8ptq.calib.observers import HistogramObserver, MinMaxObserver, Observer
+from int8ptq.calib.ranges import RangeOptions, compute_range
+from int8ptq.config import QuantConfig, Rounding
+from int8ptq.data.model_input import PRESET_KEY, InputSpec, image_input, preset_for
+from int8ptq.data.presets import Preset
+from int8ptq.data.source import DataLike, iter_batches
+from int8ptq.errors import UserError
+from int8ptq.ir import Graph
+from int8ptq.passes import prepare
+from int8ptq.quant.isa import Isa, resolve
+from int8ptq.quant.plan import QuantPlan, build_plan
+from int8ptq.quant.qdq import insert_qdq
+from int8ptq.quant.rounding import CompensatingRounder
+from int8ptq.quant.rules import RULES
+from int8ptq.quant.saturation import guard_for
+
+
+@dataclass
+class Prepared:
+    """The FP32 graph after the preparation passes, and its image input."""
+
+    graph: Graph
+    spec: InputSpec
+    preset: Preset
+    passes: dict[str, int]
+    fp32_bytes: int
+
+    def plan(self, exclude: Iterable[str] = ()) -> QuantPlan:
+        return build_plan(self.graph, frozenset(exclude))
+
+
+@dataclass
+class Statistics:
+    """What one calibration pass collected."""
+
+    ranges: dict[str, MinMaxObserver]  # activation tensor -> range statistics
+    weights: dict[str, CovarianceObserver]  # node -> its input's second moments
+    images: int
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def nonfinite(self) -> dict[str, int]:
+        return {t: o.nonfinite for t, o in self.ranges.items() if o.nonfinite}
+
+
+def prepare_model(proto: onnx.ModelProto, preset: str | None = None) -> Prepared:
+    spec = image_input(proto)
+    g = Graph(proto)
+    passes = prepare(g)
+    return Prepared(g, spec, preset_for(proto, preset, spec), passes, proto.ByteSize())
+
+
+def _weight_observers(g: Graph, plan: QuantPlan) -> dict[str, tuple[str, CovarianceObserver]]:
+    """node name -> (its input tensor, the observer of that input's second moments)."""
+    out = {}
+    planned = set(plan.nodes)
+    for n in g.nodes:
+        rule = RULES.get(n.op_type)
+        if n.name not in planned or rule is None or rule.weight is None:
+            continue
+        w = g.const(n.input[rule.weight])
+        obs = observer_for(n, tuple(w.shape)) if w is not None else None
+        if obs is not None:
+            out[n.name] = (n.input[0], obs)
+    return out
+
+
+def calibrate(
+    prep: Prepared,
+    data: DataLike,
+    cfg: QuantConfig,
+    plan: QuantPlan,
+    histogram: bool | None = None,
+    covariance: bool | None = None,
+) -> Statistics:
+    """One pass over the calibration data feeding every statistic the settings need."""
+    hist = cfg.method.needs_histogram if histogram is None else histogram
+    cov = cfg.rounding is Rounding.COMPENSATE if covariance is None else covariance
+    ranges: dict[str, MinMaxObserver] = {
+        t: HistogramObserver(cfg.bins) if hist else MinMaxObserver() for t in plan.activations
+    }
+    weights = _weight_observers(prep.graph, plan) if cov else {}
+    requests: dict[str, tuple[str, Observer]] = {f"range:{t}": (t, o) for t, o in ranges.items()}
+    requests.update({f"weights:{n}": (t, o) for n, (t, o) in weights.items()})
+    skipped: list[str] = []
+    batches, total = iter_batches(data, prep.spec, prep.preset, cfg.batch_size, cfg.calib_images, skipped)
+    counter = _Counter(batches)
+    collect(prep.graph, requests, counter, cfg.threads, total)
+    if counter.images == 0:
+        raise UserError("no calibration images could be read")
+    stats = Statistics(ranges, {n: o for n, (_, o) in weights.items()}, counter.images, skipped)
+    for t, n in stats.nonfinite.items():
+        warnings.warn(
+            f"calibration: tensor {t!r} had {n} NaN/Inf values (left out of its range)", stacklevel=2
+        )
+    return stats
+
+
+def build(
+    prep: Prepared, stats: Statistics, cfg: QuantConfig, plan: QuantPlan
+) -> tuple[onnx.ModelProto, Isa]:
+    """The QDQ model for these settings; `prep` is left as it was."""
+    opts = RangeOptions(percentile=cfg.percentile)
+    ranges = {t: compute_range(stats.ranges[t], cfg.method, opts) for t in plan.activations}
+    isa = resolve(cfg.target_isa)
+    use = cfg.rounding is Rounding.COMPENSATE and stats.weights
+    rounder = CompensatingRounder(stats.weights, cfg.bias_correction) if use else None
+    g = Graph(prep.graph.to_model())
+    insert_qdq(g, plan, ranges, guard_for(isa), cfg.per_channel, rounder)
+    out = g.to_model()
+    meta = {
+        PRESET_KEY: prep.preset.name,
+        "int8ptq.version": __version__,
+        "int8ptq.target_isa": isa.value,
+        "int8ptq.method": cfg.method.value,
+        **cfg.extra,
+    }
+    keep = [p for p in out.metadata_props if p.key not in meta]
+    del out.metadata_props[:]
+    out.metadata_props.extend(keep)
+    for k, v in sorted(meta.items()):
+        out.metadata_props.add(key=k, value=str(v))
+    return out, isa
+
+
+class _Counter:
+    """Pass batches through as arrays, counting images."""
+
+    def __init__(self, batches: Iterator) -> None:
+        self.batches, self.images = batches, 0
+
+    def __iter__(self) -> Iterator:
+        for b in self.batches:
+            self.images += len(b.x)
+            yield b.x
