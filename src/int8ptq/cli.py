@@ -25,6 +25,15 @@ def _ints(text: str) -> list[int]:
     return vals
 
 
+def _duration(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600}
+    t = text.strip().lower()
+    try:
+        return float(t[:-1]) * units[t[-1]] if t and t[-1] in units else float(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a duration like 90s, 10m or 1h, got {text!r}") from None
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", metavar="PATH", help="also write the figures as JSON to PATH")
     p.add_argument("--debug", action="store_true", help="show full tracebacks")
@@ -120,6 +129,32 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--warmup", type=int, default=3)
     b.add_argument("--repeat", type=int, default=10)
     _common(b)
+
+    t = sub.add_parser(
+        "tune",
+        help="meet an accuracy budget: try settings, then keep the most sensitive layers in FP32",
+        description="Quantize MODEL so that the drop on --eval stays within --max-drop points. The best "
+        "model so far is saved after every trial; Ctrl-C or --time-budget leave it and the report. "
+        "Exit code 0: within budget; 3: not met (the best model found is kept); 130: interrupted.",
+    )
+    t.add_argument("model", help="FP32 ONNX model")
+    t.add_argument("-o", "--output", required=True, help="INT8 model to write (the best found)")
+    t.add_argument("--calib", required=True, metavar="DATA", help="calibration data")
+    t.add_argument("--eval", required=True, metavar="DATA", help="evaluation data (labelled for top1)")
+    t.add_argument("--max-drop", type=float, default=0.3, help="allowed drop in points (default 0.3)")
+    t.add_argument(
+        "--metric",
+        choices=["top1", "agreement"],
+        default="top1",
+        help="top1: top-1 accuracy drop; agreement: %% of images whose top-1 differs from FP32",
+    )
+    t.add_argument("--time-budget", type=_duration, metavar="T", help="stop after T (e.g. 90s, 10m, 1h)")
+    t.add_argument("--eval-images", type=int, metavar="N", help="evaluate on the first N images")
+    t.add_argument("--report", metavar="DIR", help="report folder (default: OUTPUT-tune next to the model)")
+    t.add_argument("--preset", help="preprocessing preset (default: the model's own)")
+    t.add_argument("--target-isa", choices=[i.value for i in Isa], default="auto")
+    t.add_argument("--threads", type=int)
+    _common(t)
 
     c = sub.add_parser(
         "compare",

@@ -228,3 +228,43 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
 
         write_json(a.json, [asdict(r) for r in rows])
     return 0
+
+
+def cmd_tune(a: argparse.Namespace) -> int:
+    from int8ptq.config import QuantConfig
+    from int8ptq.tune import TuneConfig, tune
+
+    _positive("--eval-images", a.eval_images)
+    cfg = QuantConfig(preset=a.preset, target_isa=a.target_isa, threads=a.threads)
+    tc = TuneConfig(a.max_drop, a.metric, a.time_budget, eval_images=a.eval_images)
+
+    def show(t) -> None:  # noqa: ANN001
+        drop = "stopped early" if t.drop is None else f"drop {t.drop:.3f} pts"
+        console.print(
+            f"trial {t.index}: {t.name}: {drop}, {t.images_per_s:.0f} img/s"
+            + (" [green]within budget[/]" if t.met else "")
+        )
+
+    r = tune(a.model, a.output, a.calib, a.eval, cfg, tc, a.report, on_trial=show)
+    return _print_tune(r, a)
+
+
+def _print_tune(r, a: argparse.Namespace) -> int:  # noqa: ANN001
+    b = r.best
+    rows = [
+        ["result", "within budget" if r.met else "budget NOT met: kept the best model found"],
+        ["stopped by", r.stopped or "-"],
+        ["best trial", f"{b.index}: {b.name} (method {b.method})"],
+        ["drop", f"{b.drop:.3f} points of {a.metric}"],
+        ["layers in FP32", ", ".join(b.fallback) or "none"],
+        ["model", r.output],
+        ["report", r.report],
+    ]
+    table("tune", ["setting", "value"], rows)
+    if a.json:
+        from dataclasses import asdict
+
+        write_json(a.json, asdict(r))
+    if r.stopped == "interrupted":
+        return 130
+    return 0 if r.met else 3

@@ -85,7 +85,8 @@ def compare(
     threads: int | None = None,
 ) -> CompareResult:
     """SQNR and cosine per quantized tensor, worst SQNR first."""
-    f_model, q_model = load_model(fp32), load_model(int8)
+    f_model = fp32 if isinstance(fp32, onnx.ModelProto) else load_model(fp32)
+    q_model = int8 if isinstance(int8, onnx.ModelProto) else load_model(int8)
     spec = image_input(f_model)
     pre = preset_for(f_model, preset, spec)
     qmap = _quantized_tensors(q_model)

@@ -1,0 +1,66 @@
+"""Which quantized tensors hurt most: each tensor's own added error, from `compare`.
+
+A tensor's noise-to-signal ratio (NSR = 10^(-SQNR/10)) includes the error carried in from
+upstream; what the layer itself adds is its NSR minus the largest NSR among the quantized
+tensors it reads. Ranking by that points at the layer to blame, not at everything after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import onnx
+
+from int8ptq.eval.compare import CompareResult
+from int8ptq.ir.graph import Graph
+from int8ptq.quant.plan import QuantPlan
+
+
+@dataclass(frozen=True)
+class Sensitivity:
+    tensor: str
+    layer: str  # the quantized node that produces the tensor ("input" for the model input)
+    added_nsr: float  # noise-to-signal ratio this layer adds
+    sqnr_db: float
+    fallback: tuple[str, ...]  # nodes that must run in FP32 to keep the tensor in FP32
+
+
+def _quantized_sources(g: Graph, tensor: str, quantized: set[str], seen: set[str]) -> set[str]:
+    """The quantized tensors that `tensor` is computed from (through unquantized ones)."""
+    node = g.producer(tensor)
+    if node is None:
+        return set()
+    out: set[str] = set()
+    for i in node.input:
+        if not i or g.const(i) is not None or i in seen:
+            continue
+        seen.add(i)
+        out |= {i} if i in quantized else _quantized_sources(g, i, quantized, seen)
+    return out
+
+
+def _layer(g: Graph, tensor: str, planned: set[str]) -> onnx.NodeProto | None:
+    """The planned node producing `tensor`, looking through folded Relu/Clip."""
+    node = g.producer(tensor)
+    while node is not None and node.name not in planned and node.op_type in ("Relu", "Clip"):
+        node = g.producer(node.input[0])
+    return node if node is not None and node.name in planned else None
+
+
+def rank(g: Graph, plan: QuantPlan, result: CompareResult) -> list[Sensitivity]:
+    """Quantized tensors, the most harmful first. `g` is the prepared FP32 graph."""
+    nsr = {t.tensor: 10 ** (-t.sqnr_db / 10) if t.sqnr_db != float("inf") else 0.0 for t in result.tensors}
+    sqnr = {t.tensor: t.sqnr_db for t in result.tensors}
+    quantized, planned = set(nsr), set(plan.nodes)
+    out = []
+    for t in nsr:
+        sources = _quantized_sources(g, t, quantized, set())
+        carried = max((nsr[s] for s in sources if s in nsr), default=0.0)
+        layer = _layer(g, t, planned)
+        consumers = [c.name for c in g.consumers(t) if c.name in planned]
+        fallback = tuple(dict.fromkeys(([layer.name] if layer is not None else []) + consumers))
+        out.append(
+            Sensitivity(t, layer.name if layer is not None else "input", nsr[t] - carried, sqnr[t], fallback)
+        )
+    out.sort(key=lambda s: -s.added_nsr)
+    return out

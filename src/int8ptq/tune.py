@@ -1,0 +1,236 @@
+"""`int8ptq tune`: meet an accuracy budget, cheapest change first, always keeping the best model.
+
+1. Calibrate once (histograms and weight statistics for every trial); decode the evaluation
+   images and compute the FP32 outputs once.
+2. Try the defaults, then the other range methods (cheapest changes: no speed cost).
+3. Rank quantized tensors by the error each layer adds (`compare`), then keep the worst
+   tensors in FP32, fewest first, until the budget is met.
+Every trial is logged; the best model so far is saved atomically after each trial, and the
+report rewritten, so Ctrl-C or the time budget at any moment leaves a valid model and report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from int8ptq.calib.ranges import RangeMethod
+from int8ptq.config import QuantConfig
+from int8ptq.data.source import DataLike, iter_batches
+from int8ptq.errors import UserError
+from int8ptq.eval.compare import compare
+from int8ptq.eval.sensitivity import Sensitivity, rank
+from int8ptq.ir import load_model, save_model
+from int8ptq.pipeline import Prepared, build, calibrate, prepare_model
+from int8ptq.runtime.ort import OrtRunner
+
+
+class Metric(str, enum.Enum):
+    TOP1 = "top1"  # drop in top-1 accuracy (needs labels)
+    AGREEMENT = "agreement"  # share of images whose top-1 differs from FP32
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    max_drop: float = 0.3  # percentage points
+    metric: Metric = Metric.TOP1
+    time_budget: float | None = None  # seconds
+    max_fallback: int = 32  # tensors kept in FP32 at most
+    eval_images: int | None = None  # evaluate on the first N images only
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "metric", Metric(self.metric))
+        if self.max_drop < 0:
+            raise UserError("--max-drop must not be negative")
+
+
+@dataclass
+class Trial:
+    index: int
+    name: str
+    method: str
+    fallback: list[str]  # nodes kept in FP32
+    drop: float | None  # percentage points (None: stopped early, cannot meet the budget)
+    images_per_s: float
+    seconds: float
+    met: bool
+    note: str = ""
+
+
+@dataclass
+class TuneResult:
+    output: str
+    met: bool
+    best: Trial | None
+    trials: list[Trial] = field(default_factory=list)
+    sensitivity: list[Sensitivity] = field(default_factory=list)
+    stopped: str = ""  # "", "time budget", "interrupted"
+    fp32_top1: float | None = None
+    report: str = ""
+
+
+class _Deadline(Exception):
+    pass
+
+
+class _EvalSet:
+    """Preprocessed evaluation tensors and FP32 outputs, computed once for all trials."""
+
+    def __init__(self, prep: Prepared, data: DataLike, limit: int | None, threads: int | None) -> None:
+        batches, _ = iter_batches(data, prep.spec, prep.preset, 32, limit)
+        xs, ys = [], []
+        for b in batches:
+            xs.append(b.x)
+            ys.append(b.labels)
+        if not xs:
+            raise UserError("no evaluation images could be read")
+        self.x, self.y = np.concatenate(xs), np.concatenate(ys)
+        fp32 = OrtRunner(prep.graph.to_model(), threads)
+        self.ref = np.concatenate([fp32.run(self.x[i : i + 32]) for i in range(0, len(self.x), 32)])
+        self.ref_top1 = self.ref.reshape(len(self.x), -1).argmax(1)
+        self.labelled = self.y >= 0
+        self.fp32_correct = int((self.ref_top1 == self.y)[self.labelled].sum())
+
+    def drop(
+        self,
+        model: onnx.ModelProto,
+        metric: Metric,
+        max_drop: float,
+        threads: int | None,
+        deadline: float | None,
+    ) -> tuple[float | None, float]:
+        """(drop in points or None if it provably exceeds max_drop, INT8 images/s)."""
+        runner = OrtRunner(model, threads)
+        n, lab = len(self.x), int(self.labelled.sum())
+        if metric is Metric.TOP1 and lab == 0:
+            raise UserError("--metric top1 needs labelled evaluation data; use --metric agreement")
+        bad = correct = 0
+        spent = 0.0
+        for i in range(0, n, 32):
+            if deadline is not None and time.monotonic() > deadline:
+                raise _Deadline
+            t = time.perf_counter()
+            top = runner.run(self.x[i : i + 32]).reshape(len(self.x[i : i + 32]), -1).argmax(1)
+            spent += time.perf_counter() - t
+            bad += int((top != self.ref_top1[i : i + 32]).sum())
+            m = self.labelled[i : i + 32]
+            correct += int((top == self.y[i : i + 32])[m].sum())
+            seen = min(i + 32, n)
+            if metric is Metric.AGREEMENT:
+                lower = 100.0 * bad / n
+            else:  # even if every remaining image were right
+                remaining = int(self.labelled[seen:].sum())
+                lower = 100.0 * (self.fp32_correct - correct - remaining) / lab
+            if lower > max_drop:
+                return None, seen / max(spent, 1e-9)
+        if metric is Metric.AGREEMENT:
+            return 100.0 * bad / n, n / spent
+        return 100.0 * (self.fp32_correct - correct) / lab, n / spent
+
+
+def tune(
+    model: str | Path | onnx.ModelProto,
+    output: str | Path,
+    calib: DataLike,
+    eval_data: DataLike,
+    config: QuantConfig | None = None,
+    tcfg: TuneConfig | None = None,
+    report_dir: str | Path | None = None,
+    on_trial: Callable[[Trial], None] | None = None,
+) -> TuneResult:
+    """Search settings and FP32 fallbacks until the drop is within budget; see the module doc."""
+    cfg, tc = config or QuantConfig(), tcfg or TuneConfig()
+    start = time.monotonic()
+    deadline = None if tc.time_budget is None else start + tc.time_budget
+    out = Path(output)
+    rdir = Path(report_dir) if report_dir else out.with_name(out.stem + "-tune")
+    proto = model if isinstance(model, onnx.ModelProto) else load_model(model)
+    prep = prepare_model(proto, cfg.preset)
+    plan0 = prep.plan(cfg.exclude)
+    stats = calibrate(prep, calib, cfg, plan0, histogram=True, covariance=True)
+    ev = _EvalSet(prep, eval_data, tc.eval_images, cfg.threads)
+    res = TuneResult(
+        str(out),
+        False,
+        None,
+        fp32_top1=ev.fp32_correct / max(int(ev.labelled.sum()), 1) if ev.labelled.any() else None,
+    )
+    from int8ptq.tune_report import write_report
+
+    def trial(name: str, c: QuantConfig, fallback: list[str]) -> Trial:
+        t0 = time.perf_counter()
+        m, _ = build(prep, stats, c, prep.plan(list(c.exclude) + fallback))
+        drop, ips = ev.drop(m, tc.metric, tc.max_drop, c.threads, deadline)
+        tr = Trial(
+            len(res.trials) + 1,
+            name,
+            c.method.value,
+            fallback,
+            drop,
+            ips,
+            time.perf_counter() - t0,
+            drop is not None and drop <= tc.max_drop,
+            "" if drop is not None else "stopped early: cannot meet the budget",
+        )
+        res.trials.append(tr)
+        if _better(tr, res.best):
+            save_model(m, out)  # atomic: the previous best stays until this one is complete
+            res.best = tr
+        res.met = res.best is not None and res.best.met
+        res.report = str(write_report(res, tc, rdir))
+        if on_trial:
+            on_trial(tr)
+        return tr
+
+    try:
+        best_cfg = cfg
+        if not trial("defaults", cfg, []).met:
+            for m in (RangeMethod.PERCENTILE, RangeMethod.KL, RangeMethod.AUTO, RangeMethod.MINMAX):
+                if m is cfg.method:
+                    continue
+                c = dataclasses.replace(cfg, method=m)
+                if trial(f"method {m.value}", c, []).met:
+                    break
+            best_cfg = dataclasses.replace(cfg, method=RangeMethod(res.best.method)) if res.best else cfg
+        if not res.met:
+            model_q, _ = build(prep, stats, best_cfg, prep.plan(best_cfg.exclude))
+            cmp = compare(prep.graph.to_model(), model_q, ev.x[:64], limit=64, threads=cfg.threads)
+            res.sensitivity = rank(prep.graph, prep.plan(best_cfg.exclude), cmp)
+            fallback: list[str] = []
+            for s in res.sensitivity[: tc.max_fallback]:
+                new = [n for n in s.fallback if n not in fallback]
+                if not new:
+                    continue
+                fallback = fallback + new
+                if trial(f"FP32: {s.layer}", best_cfg, fallback).met:
+                    break
+    except _Deadline:
+        res.stopped = "time budget"
+    except KeyboardInterrupt:
+        res.stopped = "interrupted"
+    if deadline is not None and time.monotonic() > deadline and not res.stopped and not res.met:
+        res.stopped = "time budget"
+    if res.best is None:
+        raise UserError("tuning stopped before any trial finished; no model written")
+    res.report = str(write_report(res, tc, rdir))
+    return res
+
+
+def _better(t: Trial, best: Trial | None) -> bool:
+    """Within budget beats over budget; then fewer FP32 layers, then the smaller drop."""
+    if t.drop is None:
+        return best is None
+    if best is None or best.drop is None:
+        return True
+    if t.met != best.met:
+        return t.met
+    if t.met:
+        return (len(t.fallback), t.drop) < (len(best.fallback), best.drop)
+    return t.drop < best.drop

@@ -1,0 +1,102 @@
+"""The tuning report: a markdown file with every trial, the fallen-back layers, and two
+plots (accuracy drop against speed for every trial; per-layer sensitivity)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from int8ptq.util.atomic import atomic_path, write_text
+
+if TYPE_CHECKING:
+    from int8ptq.tune import TuneConfig, TuneResult
+
+
+def _plots(res: TuneResult, folder: Path) -> list[str]:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    names = []
+    done = [t for t in res.trials if t.drop is not None]
+    if done:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.scatter(
+            [t.images_per_s for t in done],
+            [t.drop for t in done],
+            c=["tab:green" if t.met else "tab:red" for t in done],
+        )
+        for t in done:
+            ax.annotate(str(t.index), (t.images_per_s, t.drop), fontsize=8)
+        ax.set_xlabel("INT8 images/s (evaluation run)")
+        ax.set_ylabel("drop (percentage points)")
+        ax.set_title("trials: green within budget")
+        names.append(_save(fig, folder / "trials.png"))
+    top = res.sensitivity[:20]
+    if top:
+        fig, ax = plt.subplots(figsize=(7, max(3, 0.3 * len(top))))
+        ax.barh([s.layer[-40:] for s in top][::-1], [s.added_nsr for s in top][::-1])
+        ax.set_xlabel("noise-to-signal ratio the layer adds")
+        ax.set_title("per-layer sensitivity (worst at the top)")
+        names.append(_save(fig, folder / "sensitivity.png"))
+    return names
+
+
+def _save(fig, path: Path) -> str:  # noqa: ANN001
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+    return path.name
+
+
+def write_report(res: TuneResult, tc: TuneConfig, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    plots = _plots(res, folder)
+    b = res.best
+    lines = [
+        "# int8ptq tune report",
+        "",
+        f"- budget: drop of at most {tc.max_drop} points of {tc.metric.value}",
+        f"- result: {'within budget' if res.met else 'budget NOT met; the best model found is kept'}"
+        + (f" ({res.stopped})" if res.stopped else ""),
+        f"- model: `{res.output}`",
+    ]
+    if b is not None:
+        lines.append(
+            f"- best: trial {b.index} ({b.name}), drop {b.drop:.3f} points, method {b.method}, "
+            f"{len(b.fallback)} layers in FP32"
+        )
+        lines.append(f"- layers kept in FP32: {', '.join(f'`{n}`' for n in b.fallback) or 'none'}")
+    lines += [
+        "",
+        "| # | trial | method | FP32 layers | drop (pts) | images/s | time (s) | within budget |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for t in res.trials:
+        drop = "-" if t.drop is None else f"{t.drop:.3f}"
+        lines.append(
+            f"| {t.index} | {t.name} | {t.method} | {len(t.fallback)} | {drop} | {t.images_per_s:.1f} "
+            f"| {t.seconds:.1f} | {'yes' if t.met else 'no'}{' (' + t.note + ')' if t.note else ''} |"
+        )
+    if res.sensitivity:
+        lines += [
+            "",
+            "## Sensitivity (the error each layer adds, worst first)",
+            "",
+            "| layer | tensor | SQNR dB | added NSR |",
+            "| --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| `{s.layer}` | `{s.tensor}` | {s.sqnr_db:.1f} | {s.added_nsr:.2e} |"
+            for s in res.sensitivity[:20]
+        ]
+    lines += [""] + [f"![{p}]({p})" for p in plots]
+    path = folder / "report.md"
+    write_text(path, "\n".join(lines) + "\n")
+    return path
