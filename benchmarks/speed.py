@@ -25,14 +25,15 @@ from int8ptq.api import quantize  # noqa: E402
 from int8ptq.config import QuantConfig  # noqa: E402
 
 MODELS = ["resnet50", "vgg16", "googlenet", "mobilenet_v2", "efficientnet_lite0"]
+# VmHWM, not ru_maxrss: the latter keeps the forked parent's peak across exec
 RSS_SCRIPT = """
-import resource, sys, numpy as np
+import sys, numpy as np
 from int8ptq.runtime.base import make_runner
 r = make_runner(sys.argv[1], sys.argv[2], 2)
 x = np.random.default_rng(0).standard_normal((1, 3, 224, 224), dtype=np.float32)
 for _ in range(5):
     r.run(x)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM")))
 """
 
 

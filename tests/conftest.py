@@ -96,3 +96,16 @@ def calib_npy(tmp_path: Path) -> Path:
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
     a, b = a.reshape(-1).astype(np.float64), b.reshape(-1).astype(np.float64)
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+@pytest.fixture(scope="session")
+def lite0_pair(tmp_path_factory, imagenet) -> tuple[Path, Path]:
+    """EfficientNet-Lite0 with its real weights, FP32 and INT8 (defaults, calib.txt)."""
+    from int8ptq.api import quantize
+    from int8ptq.zoo.export import export
+
+    d = tmp_path_factory.mktemp("lite0_pair")
+    fp32, int8 = d / "fp32.onnx", d / "int8.onnx"
+    export("efficientnet_lite0", fp32)
+    quantize(fp32, int8, imagenet / "calib.txt")
+    return fp32, int8

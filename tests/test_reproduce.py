@@ -5,9 +5,25 @@ import sys
 
 def test_reproduce_prints_the_table_and_resumes(tmp_path, imagenet):
     out = tmp_path / "repro"
-    args = [sys.executable, "-m", "int8ptq.cli", "reproduce", "--data", str(imagenet / "val.txt"),
-            "--models", "mobilenet_v2", "--random-weights", "--warmup", "8", "--limit", "16",
-            "--out", str(out), "--json", str(tmp_path / "r.json")]
+    args = [
+        sys.executable,
+        "-m",
+        "int8ptq.cli",
+        "reproduce",
+        "--data",
+        str(imagenet / "val.txt"),
+        "--models",
+        "mobilenet_v2",
+        "--random-weights",
+        "--warmup",
+        "8",
+        "--limit",
+        "16",
+        "--out",
+        str(out),
+        "--json",
+        str(tmp_path / "r.json"),
+    ]
     env = {"INT8PTQ_QUIET": "1", "PATH": "/usr/bin:/bin"}
     r = subprocess.run(args, capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr

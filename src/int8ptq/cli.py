@@ -34,6 +34,22 @@ def _duration(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a duration like 90s, 10m or 1h, got {text!r}") from None
 
 
+def _executor_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--executor",
+        default="local",
+        metavar="local|processes|ray|ray://HOST:PORT",
+        help="where evaluation runs: this process (default), N local processes, a local Ray "
+        "instance, or a Ray cluster. Results are identical.",
+    )
+    p.add_argument("--workers", type=int, help="processes or Ray workers (default: the core count)")
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="do not keep finished shards (by default a rerun of an interrupted run resumes)",
+    )
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", metavar="PATH", help="also write the figures as JSON to PATH")
     p.add_argument("--debug", action="store_true", help="show full tracebacks")
@@ -113,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     e.add_argument("--backend", choices=["ort", "openvino", "auto"], default="ort")
     e.add_argument("--limit", type=int, metavar="N", help="evaluate the first N images only")
+    _executor_args(e)
     _common(e)
 
     b = sub.add_parser(
@@ -204,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--limit", type=int, metavar="N", help="evaluate N images after the warm-up ones")
     rp.add_argument("--random-weights", action="store_true", help="offline: speed and structure only")
     rp.add_argument("--threads", type=int, help="threads per session")
+    _executor_args(rp)
     _common(rp)
 
     d = sub.add_parser("demo", help="offline: quantize EfficientNet-Lite0 on sample photos, print the gains")
@@ -218,7 +236,14 @@ def _version() -> str:
     return f"int8ptq {__version__}"
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:  # noqa: ANN001
+    return f"int8ptq: warning: {message}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import warnings
+
+    warnings.formatwarning = _one_line_warning
     args = build_parser().parse_args(argv)
     try:
         from int8ptq import commands

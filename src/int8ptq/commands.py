@@ -87,11 +87,29 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
 
     _positive("--batch-size", a.batch_size)
     _positive("--limit", a.limit)
-    r = evaluate(a.models, a.data, a.preset, a.batch_size, a.threads, a.backend, a.limit)
+    _positive("--workers", a.workers)
+    r = evaluate(
+        a.models,
+        a.data,
+        a.preset,
+        a.batch_size,
+        a.threads,
+        a.backend,
+        a.limit,
+        a.executor,
+        a.workers,
+        None if a.no_cache else _eval_cache(),
+    )
     _print_eval(r)
     if a.json:
         write_json(a.json, r.to_dict())
     return 0
+
+
+def _eval_cache() -> Path:
+    from int8ptq.zoo.download import cache_dir
+
+    return cache_dir().parent / "eval"
 
 
 def _print_bench(r) -> None:  # noqa: ANN001
@@ -157,6 +175,20 @@ def cmd_run(a: argparse.Namespace) -> int:
 
         qcfg = dataclasses.replace(qcfg, threads=cfg.threads)
     out: dict[str, object] = {}
+    if cfg.tune:
+        from int8ptq.tune import TuneConfig, tune
+
+        t = cfg.tune
+        tr = tune(
+            cfg.model,
+            cfg.output,
+            cfg.calib,
+            t.eval,
+            qcfg,
+            TuneConfig(t.max_drop, t.metric, t.time_budget, eval_images=t.eval_images),
+        )
+        a.metric = t.metric
+        return _print_tune(tr, a)
     r = quantize(cfg.model, cfg.output, cfg.calib, qcfg)
     _print_quant(r)
     out["quantize"] = r.to_dict()
@@ -220,7 +252,18 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
     _positive("--limit", a.limit)
     _positive("--warmup", a.warmup)
     models = a.models.split(",") if a.models else SEED_MODELS
-    rows = reproduce(a.data, Path(a.out), models, a.warmup, a.random_weights, a.limit, a.threads)
+    rows = reproduce(
+        a.data,
+        Path(a.out),
+        models,
+        a.warmup,
+        a.random_weights,
+        a.limit,
+        a.threads,
+        a.executor,
+        a.workers,
+        None if a.no_cache else _eval_cache(),
+    )
     console.print(table_markdown(rows))
     console.print(f"table written to {Path(a.out) / 'table.md'}")
     if a.json:
@@ -255,7 +298,7 @@ def _print_tune(r, a: argparse.Namespace) -> int:  # noqa: ANN001
         ["result", "within budget" if r.met else "budget NOT met: kept the best model found"],
         ["stopped by", r.stopped or "-"],
         ["best trial", f"{b.index}: {b.name} (method {b.method})"],
-        ["drop", f"{b.drop:.3f} points of {a.metric}"],
+        ["drop", "over budget (stopped early)" if b.drop is None else f"{b.drop:.3f} points of {a.metric}"],
         ["layers in FP32", ", ".join(b.fallback) or "none"],
         ["model", r.output],
         ["report", r.report],

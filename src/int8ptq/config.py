@@ -60,6 +60,15 @@ class BenchSection:
 
 
 @dataclass(frozen=True)
+class TuneSection:
+    eval: str
+    max_drop: float = 0.3
+    metric: str = "top1"
+    time_budget: float | None = None  # seconds
+    eval_images: int | None = None
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """A whole job: quantize, then optionally evaluate and benchmark (`int8ptq run`)."""
 
@@ -70,3 +79,4 @@ class RunConfig:
     quantization: QuantConfig = field(default_factory=QuantConfig)
     evaluate: EvalSection | None = None
     benchmark: BenchSection | None = None
+    tune: TuneSection | None = None  # when present, `run` tunes instead of quantizing

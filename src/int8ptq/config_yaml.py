@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from int8ptq.config import BenchSection, EvalSection, QuantConfig, RunConfig
+from int8ptq.config import BenchSection, EvalSection, QuantConfig, RunConfig, TuneSection
 from int8ptq.errors import UserError
 from int8ptq.util.suggest import nearest
 
@@ -78,7 +78,12 @@ def _build(cls: type, raw: Any, where: str) -> Any:
     for key, value in raw.items():
         if key not in fields:
             raise UserError(f"{where}: unknown key {key!r}{nearest(str(key), fields)}")
-        sub = {QuantConfig: "quantization", EvalSection: "evaluate", BenchSection: "benchmark"}
+        sub = {
+            QuantConfig: "quantization",
+            EvalSection: "evaluate",
+            BenchSection: "benchmark",
+            TuneSection: "tune",
+        }
         target = next((c for c, k in sub.items() if k == key), None)
         if target is not None and value is not None:
             value = _build(target, value, f"{where}.{key}")

@@ -61,7 +61,16 @@ def _load_row(path: Path, random_weights: bool) -> ModelRow | None:
 
 
 def run_model(
-    name: str, data: str, out: Path, warmup: int, random_weights: bool, limit: int | None, threads: int | None
+    name: str,
+    data: str,
+    out: Path,
+    warmup: int,
+    random_weights: bool,
+    limit: int | None,
+    threads: int | None,
+    executor: str = "local",
+    workers: int | None = None,
+    cache: Path | None = None,
 ) -> ModelRow:
     from int8ptq.api import benchmark, evaluate, quantize
     from int8ptq.zoo.export import export
@@ -75,8 +84,16 @@ def run_model(
     t = time.perf_counter()
     quantize(fp32, int8, ds.subset(0, warmup), QuantConfig(threads=threads))
     qsec = time.perf_counter() - t
-    rest = ds.subset(warmup, None if limit is None else warmup + limit)
-    ev = evaluate([fp32, int8], rest, threads=threads)
+    ev = evaluate(
+        [fp32, int8],
+        data,
+        threads=threads,
+        limit=limit,
+        executor=executor,
+        workers=workers,
+        cache=cache,
+        first=warmup,
+    )
     b = benchmark([fp32, int8], [1], [threads or 2], ["ort"], warmup=2, repeat=10)
     f, q = ev.models
     meaningful = not random_weights and f.labelled > 0
@@ -101,6 +118,9 @@ def reproduce(
     random_weights: bool = False,
     limit: int | None = None,
     threads: int | None = None,
+    executor: str = "local",
+    workers: int | None = None,
+    cache: Path | None = None,
 ) -> list[ModelRow]:
     from int8ptq.util.progress import progress
     from int8ptq.zoo.registry import get
@@ -114,7 +134,7 @@ def reproduce(
         path = out / "results" / f"{name}.json"
         row = _load_row(path, random_weights)
         if row is None:
-            row = run_model(name, data, out, warmup, random_weights, limit, threads)
+            row = run_model(name, data, out, warmup, random_weights, limit, threads, executor, workers, cache)
             write_text(path, json.dumps(asdict(row), indent=2))
         rows.append(row)
     write_text(out / "table.md", table_markdown(rows))

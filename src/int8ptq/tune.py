@@ -162,7 +162,9 @@ def tune(
         None,
         fp32_top1=ev.fp32_correct / max(int(ev.labelled.sum()), 1) if ev.labelled.any() else None,
     )
-    from int8ptq.tune_report import write_report
+    from int8ptq.tune_report import load_matplotlib, write_report
+
+    load_matplotlib()
 
     def trial(name: str, c: QuantConfig, fallback: list[str]) -> Trial:
         t0 = time.perf_counter()

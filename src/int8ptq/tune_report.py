@@ -12,13 +12,29 @@ if TYPE_CHECKING:
     from int8ptq.tune import TuneConfig, TuneResult
 
 
-def _plots(res: TuneResult, folder: Path) -> list[str]:
+def load_matplotlib():  # noqa: ANN201
+    """pyplot with a file backend, or None. Tuning loads it before the first trial, so an
+    interrupt never lands inside its import."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
+        return None
+    return plt
+
+
+def _plots(res: TuneResult, folder: Path) -> list[str]:
+    try:
+        return _draw(res, folder)
+    except Exception:  # noqa: BLE001 - a plot is never worth losing the report
+        return []
+
+
+def _draw(res: TuneResult, folder: Path) -> list[str]:
+    plt = load_matplotlib()
+    if plt is None:
         return []
     names = []
     done = [t for t in res.trials if t.drop is not None]
@@ -55,6 +71,10 @@ def _save(fig, path: Path) -> str:  # noqa: ANN001
     return path.name
 
 
+def _drop(d: float | None) -> str:
+    return "over budget (stopped early)" if d is None else f"{d:.3f}"
+
+
 def write_report(res: TuneResult, tc: TuneConfig, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     plots = _plots(res, folder)
@@ -69,7 +89,7 @@ def write_report(res: TuneResult, tc: TuneConfig, folder: Path) -> Path:
     ]
     if b is not None:
         lines.append(
-            f"- best: trial {b.index} ({b.name}), drop {b.drop:.3f} points, method {b.method}, "
+            f"- best: trial {b.index} ({b.name}), drop {_drop(b.drop)} points, method {b.method}, "
             f"{len(b.fallback)} layers in FP32"
         )
         lines.append(f"- layers kept in FP32: {', '.join(f'`{n}`' for n in b.fallback) or 'none'}")
@@ -79,7 +99,7 @@ def write_report(res: TuneResult, tc: TuneConfig, folder: Path) -> Path:
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for t in res.trials:
-        drop = "-" if t.drop is None else f"{t.drop:.3f}"
+        drop = _drop(t.drop)
         lines.append(
             f"| {t.index} | {t.name} | {t.method} | {len(t.fallback)} | {drop} | {t.images_per_s:.1f} "
             f"| {t.seconds:.1f} | {'yes' if t.met else 'no'}{' (' + t.note + ')' if t.note else ''} |"

@@ -1,4 +1,3 @@
-
 import numpy as np
 
 from int8ptq.calib.observers import HistogramObserver, MinMaxObserver

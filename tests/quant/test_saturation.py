@@ -39,8 +39,12 @@ def _model(tmp_path):
     w[0, 0, 0, 0], w[0, 1, 0, 0] = 1.0, 0.95  # an adjacent pair near the channel's max
     w[3, 6, 0, 0], w[3, 7, 0, 0] = -0.9, -1.0
     nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="conv")]
-    m = make_model(nodes, [init("w", w)], [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 16, 4, 4])],
-                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 8, 4, 4])])
+    m = make_model(
+        nodes,
+        [init("w", w)],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 16, 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 8, 4, 4])],
+    )
     p = tmp_path / "m.onnx"
     onnx.save(m, p)
     calib = np.abs(rng.standard_normal((8, 16, 4, 4))).astype(np.float32)
@@ -78,8 +82,9 @@ def test_guard_bounds_every_pair_for_odd_channel_counts():
     node = h.make_node("Conv", ["x", "w"], ["y"])
     g = PairGuard()
     qmax = g.qmax(node, w, 0)
-    q = np.clip(np.rint(w / (np.abs(w).max(axis=(1, 2, 3), keepdims=True) / qmax[:, None, None, None])),
-                -127, 127).astype(np.int8)
+    q = np.clip(
+        np.rint(w / (np.abs(w).max(axis=(1, 2, 3), keepdims=True) / qmax[:, None, None, None])), -127, 127
+    ).astype(np.int8)
     q = g.enforce(node, q, 0)
     m = q.transpose(0, 2, 3, 1).reshape(4, -1).astype(int)
     assert (np.abs(m[:, 0:-1:2]) + np.abs(m[:, 1::2]) <= 128).all()  # MLAS pairs along K

@@ -26,7 +26,7 @@ class Preset:
         return Preset(self.name, resize, crop, self.mean, self.std, self.bgr, self.description)
 
     def __call__(self, img: Image.Image) -> np.ndarray:
-        img = img.convert("RGB")
+        img = _to_rgb(img)
         w, h = img.size
         target = self.resize if self.resize is not None else max(self.crop, min(w, h))
         if min(w, h) != target:
@@ -40,6 +40,17 @@ class Preset:
         if self.bgr:
             x = x[..., ::-1]
         return np.ascontiguousarray(x.transpose(2, 0, 1))
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    """8-bit RGB from any mode: 16-bit and float images are scaled, not clipped."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        a = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") or a.max() > 255 else 255.0
+        if img.mode == "F":
+            top = max(float(a.max()), 1e-12)
+        img = Image.fromarray(np.clip(a / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    return img.convert("RGB")
 
 
 PRESETS: dict[str, Preset] = {

@@ -36,9 +36,30 @@ def iter_batches(
         if skipped is not None:
             skipped.extend(ds.skipped)
         total = -(-len(ds) // batch_size)
-        return (_to_layout(b, spec) for b in ds.batches(batch_size, preset, skipped)), total
-    source = data() if callable(data) else data
-    return _arrays(source, spec, limit), None
+        out: Iterator[Batch] = (_to_layout(b, spec) for b in ds.batches(batch_size, preset, skipped))
+    else:
+        source = data() if callable(data) else data
+        out, total = _arrays(source, spec, limit), None
+    return (out if spec.batch is None else _rebatch(out, spec.batch, skipped)), total
+
+
+def _rebatch(batches: Iterator[Batch], size: int, skipped: list[str] | None) -> Iterator[Batch]:
+    """Exactly `size` images a batch, for a model with a static batch dimension. Images that
+    cannot fill a last batch are left out and counted."""
+    xs: list[np.ndarray] = []
+    ls: list[np.ndarray] = []
+    names: list[str] = []
+    for b in batches:
+        xs.append(b.x)
+        ls.append(b.labels)
+        names.extend(b.names)
+        x, lab = np.concatenate(xs), np.concatenate(ls)
+        while len(x) >= size:
+            yield Batch(x[:size], lab[:size], names[:size])
+            x, lab, names = x[size:], lab[size:], names[size:]
+        xs, ls = [x], [lab]
+    if names and skipped is not None:
+        skipped.extend(f"{n} (left out: the model's static batch is {size})" for n in names)
 
 
 def _to_layout(b: Batch, spec: InputSpec) -> Batch:

@@ -1,17 +1,28 @@
-"""Evaluate one or more models on the same decoded images, in one pass over the data."""
+"""Evaluate one or more models on the same decoded images, in one pass over the data.
+
+A path is evaluated in shards (whole batches) by an executor: here, on N processes, or on
+a Ray cluster, with identical results. Other data (arrays, readers) runs here, streaming.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
-import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
+import numpy as np
+import onnx
+
+from int8ptq.data.dataset import open_dataset
 from int8ptq.data.model_input import image_input, preset_for
 from int8ptq.data.source import DataLike, iter_batches
+from int8ptq.dist.executors import Executor, run_shards, threads_per_worker
+from int8ptq.dist.work import EvalJob, ShardResult, make_shards, run_batches
 from int8ptq.errors import UserError
-from int8ptq.eval.metrics import Accuracy, Agreement
 from int8ptq.ir import load_model
-from int8ptq.runtime.base import Backend, make_runner
+from int8ptq.runtime.base import Backend, make_runner, model_bytes
+from int8ptq.util.progress import progress
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,48 @@ class EvalResult:
         return asdict(self)
 
 
+def _scores(models: list[str], parts: list[ShardResult]) -> list[ModelEval]:
+    labels = np.concatenate([p.labels for p in parts])
+    top = np.concatenate([p.top for p in parts], axis=1)
+    cos = np.concatenate([p.cosine for p in parts], axis=1)
+    secs = np.sum([p.seconds for p in parts], axis=0)
+    known = labels >= 0
+    n, lab = len(labels), int(known.sum())
+    out = []
+    for i, m in enumerate(models):
+        t1 = float((top[i, known, 0] == labels[known]).mean()) if lab else None
+        t5 = float((top[i, known] == labels[known, None]).any(1).mean()) if lab else None
+        agree = float((top[i, :, 0] == top[0, :, 0]).mean()) if i and n else None
+        cosine = float(cos[i].mean()) if i and n else None
+        drop = out[0].top1 - t1 if i and t1 is not None and out[0].top1 is not None else None
+        out.append(ModelEval(str(m), n, lab, t1, t5, float(secs[i]), agree, cosine, drop))
+    return out
+
+
+def _classes(proto: onnx.ModelProto) -> int | None:
+    dims = proto.graph.output[0].type.tensor_type.shape.dim
+    return dims[-1].dim_value if dims and dims[-1].HasField("dim_value") else None
+
+
+def _drop_bad_labels(parts: list[ShardResult], classes: int | None) -> tuple[list[ShardResult], int]:
+    """Labels the model cannot predict become unknown (-1); returns how many there were."""
+    if classes is None:
+        return parts, 0
+    out, bad = [], 0
+    for p in parts:
+        wrong = p.labels >= classes
+        bad += int(wrong.sum())
+        out.append(dataclasses.replace(p, labels=np.where(wrong, -1, p.labels)) if wrong.any() else p)
+    return out, bad
+
+
+def _shippable(path: str | os.PathLike[str]) -> bytes | str:
+    """A model as bytes for the workers, or its path when it keeps weights in external data."""
+    bare = onnx.load(str(path), load_external_data=False)
+    external = any(t.data_location == onnx.TensorProto.EXTERNAL for t in bare.graph.initializer)
+    return str(Path(path).resolve()) if external or Path(path).stat().st_size > 2**31 else model_bytes(path)
+
+
 def evaluate(
     models: list[str | os.PathLike[str]],
     data: DataLike,
@@ -45,53 +98,50 @@ def evaluate(
     threads: int | None = None,
     backend: Backend | str = Backend.ORT,
     limit: int | None = None,
+    executor: str | Executor = "local",
+    workers: int | None = None,
+    cache: str | os.PathLike[str] | None = None,
+    first: int = 0,
 ) -> EvalResult:
-    """Top-1/top-5 of each model; agreement, cosine and top-1 drop of the others vs the first."""
+    """Top-1/top-5 of each model; agreement, cosine and top-1 drop of the others vs the first.
+    With a path, `first` skips that many images (the warm-up ones) before `limit` are taken."""
     if not models:
         raise UserError("no model given")
     protos = [load_model(m) for m in models]
     spec = image_input(protos[0])
     pre = preset_for(protos[0], preset, spec)
-    runners = [make_runner(m, backend, threads) for m in models]
-    accs = [Accuracy() for _ in models]
-    agree = [Agreement() for _ in models]
-    secs = [0.0 for _ in models]
-    skipped: list[str] = []
-    batches, total = iter_batches(data, spec, pre, batch_size, limit, skipped)
-    from int8ptq.util.progress import progress
-
-    for b in progress(batches, "evaluating", total=total, unit="batch"):
-        ref = None
-        for i, r in enumerate(runners):
-            t = time.perf_counter()
-            y = r.run(b.x)
-            secs[i] += time.perf_counter() - t
-            accs[i].update(y, b.labels)
-            if ref is None:
-                ref = y
-            else:
-                agree[i].update(ref, y)
-    out = []
-    base = accs[0].result()
-    for i, m in enumerate(models):
-        a = accs[i].result()
-        g = agree[i].result() if i else {"agreement": None, "cosine": None}
-        drop = None
-        if i and a["top1"] is not None and base["top1"] is not None:
-            drop = float(base["top1"]) - float(a["top1"])  # type: ignore[arg-type]
-        out.append(
-            ModelEval(
-                str(m),
-                int(a["images"] or 0),
-                int(a["labelled"] or 0),
-                a["top1"],
-                a["top5"],  # type: ignore[arg-type]
-                secs[i],
-                g["agreement"],
-                g["cosine"],
-                drop,
-            )
+    ex = executor if isinstance(executor, Executor) else Executor.parse(executor, workers)
+    bs = spec.batch or batch_size
+    if isinstance(data, (str, os.PathLike)):
+        ds = open_dataset(data)
+        n = max(0, len(ds) - first) if limit is None else max(0, min(limit, len(ds) - first))
+        job = EvalJob(
+            tuple(_shippable(m) for m in models),
+            str(data),
+            pre.name,
+            pre.crop,
+            spec.layout,
+            bs,
+            str(Backend(backend).value),
+            threads_per_worker(ex, threads),
         )
+        shards = make_shards(n, bs, max(bs, n // (4 * ex.worker_count())), first)
+        bar = iter(progress(range(len(shards)), "evaluating", total=len(shards), unit="shard"))
+        parts = run_shards(job, shards, ex, Path(cache) if cache else None, lambda _: next(bar, None))
+        skipped = ds.skipped + [s for p in parts for s in p.skipped]
+    elif ex.kind != "local":
+        raise UserError("--executor processes/ray needs data given as a path (workers read it themselves)")
+    else:
+        skipped = []
+        batches, total = iter_batches(data, spec, pre, bs, limit, skipped)
+        runners = [make_runner(m, backend, threads) for m in models]
+        parts = [run_batches(runners, progress(batches, "evaluating", total=total, unit="batch"))]
+    parts, bad = _drop_bad_labels(parts, _classes(protos[0]))
+    if bad:
+        skipped.append(
+            f"{bad} labels out of range for a {_classes(protos[0])}-class model (counted unlabelled)"
+        )
+    out = _scores([str(m) for m in models], parts)
     if out[0].images == 0:
         raise UserError("no evaluation images could be read")
     return EvalResult(out, skipped)

@@ -27,9 +27,11 @@ from int8ptq.util.progress import progress
 class TensorError:
     tensor: str
     producer: str  # op type that produces it in the FP32 graph
-    sqnr_db: float  # 10 log10(signal power / noise power)
+    sqnr_db: float  # 10 log10(signal power / noise power), over the whole tensor
     cosine: float
     max_abs_err: float
+    channel_sqnr_db: float  # from the median per-channel noise-to-signal ratio: every channel
+    # counts alike, so one huge channel cannot hide that the others were rounded away
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,16 @@ class _Acc:
     na: float = 0.0
     nb: float = 0.0
     max_err: float = 0.0
+    ch_signal: np.ndarray | None = None
+    ch_noise: np.ndarray | None = None
 
     def update(self, ref: np.ndarray, q: np.ndarray) -> None:
+        if ref.ndim >= 2:
+            r, e = ref.astype(np.float64), ref.astype(np.float64) - q.astype(np.float64)
+            axes = tuple(i for i in range(r.ndim) if i != 1)
+            sig, noi = (r * r).sum(axis=axes), (e * e).sum(axis=axes)
+            self.ch_signal = sig if self.ch_signal is None else self.ch_signal + sig
+            self.ch_noise = noi if self.ch_noise is None else self.ch_noise + noi
         a, b = ref.astype(np.float64).reshape(-1), q.astype(np.float64).reshape(-1)
         d = a - b
         self.signal += float(a @ a)
@@ -60,6 +70,10 @@ class _Acc:
         self.na += float(a @ a)
         self.nb += float(b @ b)
         self.max_err = max(self.max_err, float(np.abs(d).max()) if d.size else 0.0)
+
+
+def _db(signal: float, noise: float) -> float:
+    return float(10 * np.log10(signal / noise)) if noise > 0 else float("inf")
 
 
 def _quantized_tensors(int8: onnx.ModelProto) -> dict[str, tuple[str, float, int]]:
@@ -112,8 +126,12 @@ def compare(
             accs[t].update(ref, deq)
     rows = []
     for t, a in accs.items():
-        sqnr = 10 * np.log10(a.signal / a.noise) if a.noise > 0 else float("inf")
+        sqnr = _db(a.signal, a.noise)
         cos = a.dot / np.sqrt(a.na * a.nb) if a.na * a.nb > 0 else 1.0
-        rows.append(TensorError(t, producers.get(t, "input"), float(sqnr), float(cos), a.max_err))
+        ch = sqnr
+        if a.ch_signal is not None and a.ch_noise is not None and (a.ch_signal > 0).any():
+            live = a.ch_signal > 1e-6 * np.median(a.ch_signal[a.ch_signal > 0])  # not the dead ones
+            ch = _db(1.0, float(np.median(a.ch_noise[live] / a.ch_signal[live])))
+        rows.append(TensorError(t, producers.get(t, "input"), sqnr, float(cos), a.max_err, ch))
     rows.sort(key=lambda r: r.sqnr_db)
     return CompareResult(rows, images, skipped)

@@ -1,6 +1,7 @@
 """Which quantized tensors hurt most: each tensor's own added error, from `compare`.
 
-A tensor's noise-to-signal ratio (NSR = 10^(-SQNR/10)) includes the error carried in from
+A tensor's noise-to-signal ratio (NSR = 10^(-SQNR/10), the median over its channels, so
+one huge channel cannot hide the others being rounded away) includes the error carried in from
 upstream; what the layer itself adds is its NSR minus the largest NSR among the quantized
 tensors it reads. Ranking by that points at the layer to blame, not at everything after it.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import onnx
 
 from int8ptq.eval.compare import CompareResult
@@ -21,7 +23,7 @@ class Sensitivity:
     tensor: str
     layer: str  # the quantized node that produces the tensor ("input" for the model input)
     added_nsr: float  # noise-to-signal ratio this layer adds
-    sqnr_db: float
+    sqnr_db: float  # per-channel SQNR (see compare.py)
     fallback: tuple[str, ...]  # nodes that must run in FP32 to keep the tensor in FP32
 
 
@@ -49,8 +51,11 @@ def _layer(g: Graph, tensor: str, planned: set[str]) -> onnx.NodeProto | None:
 
 def rank(g: Graph, plan: QuantPlan, result: CompareResult) -> list[Sensitivity]:
     """Quantized tensors, the most harmful first. `g` is the prepared FP32 graph."""
-    nsr = {t.tensor: 10 ** (-t.sqnr_db / 10) if t.sqnr_db != float("inf") else 0.0 for t in result.tensors}
-    sqnr = {t.tensor: t.sqnr_db for t in result.tensors}
+    nsr = {
+        t.tensor: 10 ** (-t.channel_sqnr_db / 10) if np.isfinite(t.channel_sqnr_db) else 0.0
+        for t in result.tensors
+    }
+    sqnr = {t.tensor: t.channel_sqnr_db for t in result.tensors}
     quantized, planned = set(nsr), set(plan.nodes)
     out = []
     for t in nsr:

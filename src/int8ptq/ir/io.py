@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import onnx
@@ -43,53 +44,82 @@ def load_model(path: str | os.PathLike[str]) -> onnx.ModelProto:
     if not model.graph.node and not model.graph.output:
         raise UserError(f"{p} is not a valid ONNX model (empty graph)")
     _check_external_data(model, p.parent)
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    if opset < MIN_OPSET:
+        raise UserError(f"{p} uses opset {opset}; int8ptq needs opset >= {MIN_OPSET}")
+    _check_graph(model, p)
+    try:
+        # the checker reads the file itself, so models over 2 GB (external data) work too
+        onnx.checker.check_model(str(p), full_check=False)
+    except (onnx.checker.ValidationError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else "invalid graph"
+        raise UserError(f"{p} is not a valid ONNX model: {first}") from None
     try:
         from onnx.external_data_helper import load_external_data_for_model
 
         load_external_data_for_model(model, str(p.parent))
     except Exception as e:  # noqa: BLE001 - any failure here is a broken file
         raise UserError(f"cannot read external data of {p}: {e}") from None
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
-    if opset < MIN_OPSET:
-        raise UserError(f"{p} uses opset {opset}; int8ptq needs opset >= {MIN_OPSET}")
-    try:
-        onnx.checker.check_model(model, full_check=False)
-    except onnx.checker.ValidationError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else "invalid graph"
-        raise UserError(f"{p} is not a valid ONNX model: {first}") from None
+    custom = sorted({f"{n.domain}::{n.op_type}" for n in model.graph.node if n.domain not in ("", "ai.onnx")})
+    if custom:
+        warnings.warn(f"{p.name}: ops of custom domains stay in FP32: {', '.join(custom[:5])}", stacklevel=2)
     return model
+
+
+def _check_graph(model: onnx.ModelProto, p: Path) -> None:
+    """Every node input defined before it is used: no cycles, no dangling inputs."""
+    known = {i.name for i in model.graph.input} | {t.name for t in model.graph.initializer} | {""}
+    produced = {o for n in model.graph.node for o in n.output}
+    for n in model.graph.node:
+        for i in n.input:
+            if i in known:
+                continue
+            what = "a cycle (or nodes out of order)" if i in produced else "a dangling input"
+            raise UserError(
+                f"{p} is not a valid ONNX model: {what}: node {n.name or n.op_type!r} reads {i!r}"
+            )
+        known.update(n.output)
+    missing = [o.name for o in model.graph.output if o.name not in known]
+    if missing:
+        raise UserError(f"{p} is not a valid ONNX model: graph output {missing[0]!r} is never computed")
 
 
 def save_model(model: onnx.ModelProto, path: str | os.PathLike[str]) -> Path:
     """Write atomically; models over 2 GB go to one external-data file next to the model."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    big = model.ByteSize() > _TWO_GB if _fits_bytesize(model) else True
-    if big:
-        data_name = p.name + ".data"
-        with atomic_path(p.parent / data_name) as tmp_data, atomic_path(p) as tmp:
-            # onnx writes external data relative to the model file's folder
-            onnx.save_model(
-                model,
-                str(tmp),
-                save_as_external_data=True,
-                all_tensors_to_one_file=True,
-                location=tmp_data.name,
-                size_threshold=1024,
-            )
+    if proto_size(model) > _TWO_GB - (1 << 20):
+        copy = onnx.ModelProto()
+        copy.CopyFrom(model)  # onnx moves tensor data out of the proto it saves: keep the caller's intact
+        model = copy
+        # a fresh data file name each time: the old model keeps its old data until the new
+        # model (written last) replaces it, so a kill leaves one consistent pair
+        data_name = f"{p.name}.{os.urandom(4).hex()}.data"
+        with atomic_path(p) as tmp:
+            with atomic_path(p.parent / data_name) as tmp_data:
+                # onnx writes external data relative to the model file's folder
+                onnx.save_model(
+                    model,
+                    str(tmp),
+                    save_as_external_data=True,
+                    all_tensors_to_one_file=True,
+                    location=tmp_data.name,
+                    size_threshold=1024,
+                )
             _rename_location(tmp, tmp_data.name, data_name)
+        for old in p.parent.glob(f"{p.name}.*.data"):
+            if old.name != data_name:
+                old.unlink(missing_ok=True)
     else:
         with atomic_path(p) as tmp:
             tmp.write_bytes(model.SerializeToString(deterministic=True))
     return p
 
 
-def _fits_bytesize(model: onnx.ModelProto) -> bool:
-    try:
-        model.ByteSize()
-        return True
-    except Exception:  # noqa: BLE001 - protobuf refuses to size messages over 2 GB
-        return False
+def proto_size(model: onnx.ModelProto) -> int:
+    """Serialized size, counted per initializer (ByteSize of the whole overflows past 2 GB)."""
+    inits = sum(t.ByteSize() for t in model.graph.initializer)
+    return inits + sum(n.ByteSize() for n in model.graph.node) + 4096
 
 
 def _rename_location(model_path: Path, old: str, new: str) -> None:

@@ -33,6 +33,29 @@ class Runner(Protocol):
         ...
 
 
+_TWO_GB = 2**31 - 1
+
+
+def model_source(model: ModelLike) -> str | bytes:
+    """What a backend can load: a path, or serialized bytes. An in-memory model over 2 GB
+    (which protobuf cannot serialize) is written with external data to a temporary folder."""
+    if isinstance(model, (str, os.PathLike)):
+        return str(model)
+    if isinstance(model, bytes):
+        return model
+    from int8ptq.ir.io import proto_size, save_model
+
+    if proto_size(model) <= _TWO_GB - (1 << 20):
+        return model.SerializeToString()
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="int8ptq-big-")
+    atexit.register(shutil.rmtree, folder, True)
+    return str(save_model(model, Path(folder) / "model.onnx"))
+
+
 def model_bytes(model: ModelLike) -> bytes:
     if isinstance(model, onnx.ModelProto):
         return model.SerializeToString()

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from int8ptq.errors import UserError
-from int8ptq.runtime.base import ModelLike, model_bytes
+from int8ptq.runtime.base import ModelLike, model_source
 
 
 def _openvino():
@@ -24,10 +22,8 @@ class OpenVinoRunner:
     def __init__(self, model: ModelLike, threads: int | None = None) -> None:
         ov = _openvino()
         core = ov.Core()
-        if isinstance(model, (str, os.PathLike)):
-            m = core.read_model(str(model))
-        else:
-            m = core.read_model(model_bytes(model), b"")
+        src = model_source(model)
+        m = core.read_model(src) if isinstance(src, str) else core.read_model(src, b"")
         cfg: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY"}
         if threads:
             cfg["INFERENCE_NUM_THREADS"] = threads

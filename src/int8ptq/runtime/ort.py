@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import onnxruntime as ort
 
-from int8ptq.runtime.base import ModelLike, model_bytes
+from int8ptq.errors import UserError
+from int8ptq.runtime.base import ModelLike, model_source
 
 
 def session_options(threads: int | None, optimized_path: str | None = None) -> ort.SessionOptions:
@@ -28,10 +27,20 @@ class OrtRunner:
     def __init__(
         self, model: ModelLike, threads: int | None = None, optimized_path: str | None = None
     ) -> None:
-        src = str(model) if isinstance(model, (str, os.PathLike)) else model_bytes(model)
-        self.session = ort.InferenceSession(
-            src, session_options(threads, optimized_path), providers=["CPUExecutionProvider"]
-        )
+        try:
+            self.session = ort.InferenceSession(
+                model_source(model),
+                session_options(threads, optimized_path),
+                providers=["CPUExecutionProvider"],
+            )
+        except (
+            ort.capi.onnxruntime_pybind11_state.Fail,
+            ort.capi.onnxruntime_pybind11_state.NotImplemented,
+            ort.capi.onnxruntime_pybind11_state.InvalidGraph,
+            ort.capi.onnxruntime_pybind11_state.InvalidArgument,
+        ) as e:
+            first = str(e).strip().splitlines()[0][:300]
+            raise UserError(f"onnxruntime cannot run this model: {first}") from None
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
 

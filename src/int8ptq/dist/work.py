@@ -1,0 +1,135 @@
+"""What a worker does with one shard: decode its images, run every model, return small
+per-image records (labels, top-5 per model, logit cosine against the first model)."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from int8ptq.data.dataset import Batch, open_dataset
+from int8ptq.data.model_input import InputSpec
+from int8ptq.data.presets import PRESETS
+
+TOPK = 5
+
+
+@dataclass(frozen=True)
+class EvalJob:
+    """Everything a worker needs besides its shard; models travel as bytes, once per worker."""
+
+    models: tuple[bytes | str, ...]  # serialized models, or paths of models with external data
+    data: str  # a path every worker can read (shared file system on a cluster)
+    preset: str
+    crop: int
+    layout: str
+    batch_size: int
+    backend: str = "ort"
+    threads: int | None = None
+
+    @functools.cached_property
+    def model_keys(self) -> tuple[str, ...]:
+        return tuple(hashlib.sha256(m if isinstance(m, bytes) else m.encode()).hexdigest() for m in self.models)
+
+    @property
+    def key(self) -> str:
+        """Identifies the job's results: same models, data and settings -> same key."""
+        h = hashlib.sha256()
+        for k in self.model_keys:
+            h.update(k.encode())
+        h.update(f"{os.path.abspath(self.data)}|{self.preset}|{self.crop}|{self.layout}|{self.batch_size}".encode())
+        return h.hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Shard:
+    index: int
+    start: int  # file indexes [start, stop), aligned to batch boundaries
+    stop: int
+
+
+@dataclass(frozen=True)
+class ShardResult:
+    index: int
+    labels: np.ndarray  # (n,) int64, -1 unknown
+    top: np.ndarray  # (models, n, TOPK) int32
+    cosine: np.ndarray  # (models, n) float64, against model 0
+    skipped: list[str]
+    seconds: np.ndarray  # (models,) inference time
+
+
+def make_shards(n: int, batch_size: int, per_shard: int, first: int = 0) -> list[Shard]:
+    """Shards of whole batches over items [first, first + n), so every executor runs exactly
+    the same batches."""
+    size = max(batch_size, (per_shard // batch_size) * batch_size)
+    return [Shard(i, first + s, first + min(s + size, n)) for i, s in enumerate(range(0, n, size))]
+
+
+_RUNNERS: dict[tuple[str, str, int | None], object] = {}  # per worker process: models load once
+_KEEP = 4
+
+
+def _runner(model: bytes | str, key: str, backend: str, threads: int | None):  # noqa: ANN202
+    from int8ptq.runtime.base import make_runner
+
+    k = (key, backend, threads)
+    if k not in _RUNNERS:
+        while len(_RUNNERS) >= _KEEP:
+            _RUNNERS.pop(next(iter(_RUNNERS)))
+        _RUNNERS[k] = make_runner(model, backend, threads)
+    return _RUNNERS[k]
+
+
+def run_batches(runners: list, batches, index: int = 0) -> ShardResult:  # noqa: ANN001
+    """Per-image records of every runner over `batches` (already in the model's layout)."""
+    labels, tops, coss = [], [[] for _ in runners], [[] for _ in runners]
+    secs = np.zeros(len(runners))
+    for b in batches:
+        ref = None
+        for i, r in enumerate(runners):
+            t = time.perf_counter()
+            y = np.asarray(r.run(b.x), np.float64).reshape(len(b.x), -1)
+            secs[i] += time.perf_counter() - t
+            k = min(TOPK, y.shape[1])
+            tops[i].append(np.argsort(-y, axis=1, kind="stable")[:, :k].astype(np.int32))
+            ref = y if ref is None else ref
+            na, nb = np.linalg.norm(ref, axis=1), np.linalg.norm(y, axis=1)
+            coss[i].append((ref * y).sum(1) / np.maximum(na * nb, 1e-30))
+        labels.append(b.labels)
+    m = len(runners)
+    if not labels:
+        return ShardResult(index, np.zeros(0, np.int64), np.zeros((m, 0, TOPK), np.int32), np.zeros((m, 0)), [], secs)
+    return ShardResult(index, np.concatenate(labels), np.stack([np.concatenate(t) for t in tops]),
+                       np.stack([np.concatenate(c) for c in coss]), [], secs)
+
+
+def run_shard(job: EvalJob, shard: Shard) -> ShardResult:
+    _maybe_fail_for_test(shard)
+    ds = open_dataset(job.data).subset(shard.start, shard.stop)
+    base = PRESETS[job.preset].with_crop(job.crop)
+    spec = InputSpec("input", job.layout, None, job.crop)
+    runners = [_runner(m, k, job.backend, job.threads) for m, k in zip(job.models, job.model_keys, strict=True)]
+    skipped: list[str] = []
+    batches = (Batch(spec.to_model(b.x), b.labels, b.names) for b in ds.batches(job.batch_size, base, skipped))
+    r = run_batches(runners, batches, shard.index)
+    return ShardResult(r.index, r.labels, r.top, r.cosine, skipped, r.seconds)
+
+
+def _maybe_fail_for_test(shard: Shard) -> None:
+    """Fault injection for the tests: INT8PTQ_TEST_KILL_SHARD=K:MARKER kills the worker process
+    the first time it starts shard K (the marker file records that it happened); with MARKER
+    `always`, every time."""
+    spec = os.environ.get("INT8PTQ_TEST_KILL_SHARD")
+    if not spec:
+        return
+    k, marker = spec.split(":", 1)
+    if int(k) == shard.index and marker == "always":
+        os._exit(13)
+    if int(k) == shard.index and not os.path.exists(marker):
+        with open(marker, "w") as f:
+            f.write(str(os.getpid()))
+        os._exit(13)

@@ -1,0 +1,80 @@
+"""Mutated ONNX bytes and image bytes: a clean error or a valid result, never a traceback
+or a hang. Bounded: a fixed number of seeded cases, each under a time limit."""
+
+import io
+import random
+import signal
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from int8ptq.api import quantize
+from int8ptq.data import PRESETS
+from int8ptq.data.dataset import _decode
+from int8ptq.errors import UserError
+from tests.conftest import tiny_convnet
+from tests.test_cli import cli
+
+
+def _mutate(data: bytes, rng: random.Random) -> bytes:
+    b = bytearray(data)
+    for _ in range(rng.randint(1, 8)):
+        op = rng.choice(["flip", "cut", "insert", "zero"])
+        i = rng.randrange(len(b)) if b else 0
+        if op == "flip" and b:
+            b[i] ^= 1 << rng.randrange(8)
+        elif op == "cut":
+            b = b[: max(1, i)]
+        elif op == "insert":
+            b[i:i] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 16)))
+        elif b:
+            b[i : i + 4] = b"\x00\x00\x00\x00"
+    return bytes(b)
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):  # noqa: ANN001
+    raise _Timeout
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_mutated_models_fail_cleanly_or_work(seed, tmp_path, calib_npy):
+    rng = random.Random(seed)
+    p = tmp_path / "m.onnx"
+    p.write_bytes(_mutate(tiny_convnet().SerializeToString(), rng))
+    old = signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(30)
+    try:
+        quantize(p, tmp_path / "q.onnx", calib_npy)
+    except UserError as e:
+        assert str(e) and "\n" not in str(e)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def test_mutated_model_on_the_cli_has_no_traceback(tmp_path, calib_npy):
+    rng = random.Random(1234)
+    for i in range(6):
+        p = tmp_path / f"m{i}.onnx"
+        p.write_bytes(_mutate(tiny_convnet().SerializeToString(), rng))
+        r = cli("quantize", p, "-o", tmp_path / f"q{i}.onnx", "--calib", calib_npy)
+        assert "Traceback" not in r.stderr and r.returncode in (0, 2), r.stderr
+
+
+def test_mutated_images_decode_or_skip(tmp_path):
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 50, 3), np.uint8)).save(buf, "JPEG")
+    png = io.BytesIO()
+    Image.new("RGB", (30, 30), (1, 2, 3)).save(png, "PNG")
+    rng = random.Random(7)
+    for k in range(150):
+        src = buf.getvalue() if k % 2 else png.getvalue()
+        f = tmp_path / f"{k}.img"
+        f.write_bytes(_mutate(src, rng))
+        x = _decode(f, PRESETS["torchvision"])
+        assert x is None or (x.shape == (3, 224, 224) and np.isfinite(x).all())

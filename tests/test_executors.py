@@ -1,0 +1,69 @@
+"""Sharded evaluation: local, processes and a real local Ray instance agree exactly; a killed
+worker's shard is retried without double counting; a shard that keeps failing is named;
+cached shards let a rerun resume."""
+
+import numpy as np
+import pytest
+
+from int8ptq.api import evaluate
+from int8ptq.dist.executors import Executor, threads_per_worker
+from int8ptq.errors import UserError
+
+
+def _key(r):
+    return [(m.images, m.labelled, m.top1, m.top5, m.agreement) for m in r.models]
+
+
+@pytest.fixture(scope="module")
+def local_result(lite0_pair, imagenet):
+    return evaluate(list(lite0_pair), imagenet / "eval.txt", threads=2)
+
+
+def test_processes_and_ray_match_local_exactly(lite0_pair, imagenet, local_result):
+    assert local_result.models[0].images == 1200 and local_result.models[1].agreement > 0.97
+    procs = evaluate(list(lite0_pair), imagenet / "eval.txt", executor="processes", workers=2)
+    ray = evaluate(list(lite0_pair), imagenet / "eval.txt", executor="ray", workers=2)
+    assert _key(procs) == _key(local_result) == _key(ray)
+    for r in (procs, ray):
+        assert np.isclose(r.models[1].cosine, local_result.models[1].cosine, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("executor", ["processes", "ray"])
+def test_killed_worker_is_retried_and_totals_stay_exact(
+    lite0_pair, imagenet, local_result, tmp_path, monkeypatch, executor
+):
+    marker = tmp_path / "killed"
+    monkeypatch.setenv("INT8PTQ_TEST_KILL_SHARD", f"2:{marker}")
+    r = evaluate(list(lite0_pair), imagenet / "eval.txt", executor=executor, workers=2)
+    assert marker.exists()  # a worker really died on shard 2
+    assert _key(r) == _key(local_result)
+
+
+def test_shard_that_keeps_failing_names_its_first_image(lite0_pair, imagenet, monkeypatch):
+    monkeypatch.setenv("INT8PTQ_TEST_KILL_SHARD", "1:always")
+    with pytest.raises(
+        UserError, match=r"shard 1 failed 3 times \(first image: .*ILSVRC2012_val_\d+\.JPEG\)"
+    ):
+        evaluate(list(lite0_pair), imagenet / "eval.txt", executor="processes", workers=2, limit=256)
+
+
+def test_cached_shards_resume_and_corrupt_ones_are_recomputed(lite0_pair, imagenet, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    first = evaluate(list(lite0_pair), imagenet / "eval.txt", limit=128, cache=cache)
+    files = sorted(cache.rglob("*.npz"))
+    assert files
+    files[0].write_bytes(b"corrupt")
+    monkeypatch.setenv("INT8PTQ_TEST_KILL_SHARD", "1:always")  # shard 1 must come from the cache
+    again = evaluate(
+        list(lite0_pair), imagenet / "eval.txt", limit=128, cache=cache, executor="processes", workers=2
+    )
+    assert _key(again) == _key(first)
+
+
+def test_threads_do_not_oversubscribe(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert threads_per_worker(Executor("processes", None, 4), None) == 2
+    assert threads_per_worker(Executor("ray", None, 16), None) == 1
+    assert threads_per_worker(Executor("processes", None, 4), 3) == 3
+    with pytest.raises(UserError, match="unknown executor"):
+        Executor.parse("spark")
