@@ -119,7 +119,7 @@ def build(
     isa = resolve(cfg.target_isa)
     use = cfg.rounding is Rounding.COMPENSATE and stats.weights
     rounder = CompensatingRounder(stats.weights, cfg.bias_correction) if use else None
-    g = Graph(prep.graph.to_model())
+    g = prep.graph.copy()
     insert_qdq(g, plan, ranges, guard_for(isa), cfg.per_channel, rounder)
     out = g.to_model()
     meta = {

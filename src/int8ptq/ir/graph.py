@@ -202,6 +202,19 @@ class Graph:
     def clear_value_info(self) -> None:
         self._value_info = {}
 
+    def copy(self) -> Graph:
+        """An independent graph: nodes and value infos copied, initializer arrays shared
+        (passes never modify an array in place; they add new ones)."""
+        g = Graph.__new__(Graph)
+        g.model = onnx.ModelProto()
+        g.model.CopyFrom(_header(self.model))
+        g.nodes = [_copy(n) for n in self.nodes]
+        g.initializers = dict(self.initializers)
+        g.inputs, g.outputs = [_copy(i) for i in self.inputs], [_copy(o) for o in self.outputs]
+        g._value_info = {k: _copy(v) for k, v in self._value_info.items()}
+        g._names, g._dirty, g._producer, g._consumers = itertools.count(), True, {}, {}
+        return g
+
     # ---- back to ONNX --------------------------------------------------------------
     def to_model(self) -> onnx.ModelProto:
         g = helper.make_graph(
@@ -218,3 +231,20 @@ class Graph:
         for p in self.model.metadata_props:
             m.metadata_props.append(p)
         return m
+
+
+def _copy(proto):  # noqa: ANN001, ANN202
+    out = type(proto)()
+    out.CopyFrom(proto)
+    return out
+
+
+def _header(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The model without its graph: opsets, IR version, metadata."""
+    m = onnx.ModelProto()
+    m.ir_version = model.ir_version
+    m.opset_import.extend(model.opset_import)
+    m.metadata_props.extend(model.metadata_props)
+    m.producer_name = model.producer_name
+    m.graph.name = model.graph.name
+    return m

@@ -23,9 +23,29 @@ _ORT_TYPES = {
 }
 
 
+_SMALL = 4096  # initializers up to this many elements stay (shape arithmetic reads them)
+
+
+def _skeleton(graph: Graph) -> onnx.ModelProto:
+    """The model with large initializers declared as inputs instead: same shapes, no data,
+    so inference does not copy and serialize hundreds of megabytes."""
+    from onnx import numpy_helper
+
+    small = [numpy_helper.from_array(v, k) for k, v in graph.initializers.items() if v.size <= _SMALL]
+    big = [
+        helper.make_tensor_value_info(k, helper.np_dtype_to_tensor_dtype(v.dtype), list(v.shape))
+        for k, v in graph.initializers.items()
+        if v.size > _SMALL
+    ]
+    g = helper.make_graph(graph.nodes, "skeleton", list(graph.inputs) + big, graph.outputs, initializer=small)
+    m = helper.make_model(g, opset_imports=list(graph.model.opset_import))
+    m.ir_version = graph.model.ir_version
+    return m
+
+
 def infer_shapes(graph: Graph) -> int:
     graph.clear_value_info()
-    model = graph.to_model()
+    model = _skeleton(graph)
     try:
         inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
     except (onnx.shape_inference.InferenceError, ValueError):
