@@ -1,4 +1,4 @@
-"""Speed (and peak memory) of FP32 and INT8 models: this project against the peers, one run.
+"""Speed of FP32 and INT8 models: this project against the peers, one run.
 
 Models: ResNet-50, VGG-16, GoogLeNet, MobileNet-V2 (random weights: speed does not depend on
 the values) and EfficientNet-Lite0 (real weights). 2 threads, batch 1 and 16. Every ratio is
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -25,25 +24,6 @@ from int8ptq.api import quantize  # noqa: E402
 from int8ptq.config import QuantConfig  # noqa: E402
 
 MODELS = ["resnet50", "vgg16", "googlenet", "mobilenet_v2", "efficientnet_lite0"]
-# VmHWM, not ru_maxrss: the latter keeps the forked parent's peak across exec
-RSS_SCRIPT = """
-import sys, numpy as np
-from int8ptq.runtime.base import make_runner
-r = make_runner(sys.argv[1], sys.argv[2], 2)
-x = np.random.default_rng(0).standard_normal((1, 3, 224, 224), dtype=np.float32)
-for _ in range(5):
-    r.run(x)
-print(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM")))
-"""
-
-
-def peak_rss_mb(model: Path, backend: str = "ort") -> float:
-    out = subprocess.run(
-        [sys.executable, "-c", RSS_SCRIPT, str(model), backend], capture_output=True, text=True, check=True
-    )
-    return int(out.stdout.strip().splitlines()[-1]) / 1024
-
-
 def run_model(name: str, work: Path, repeat: int) -> list[list[str]]:
     real = name == "efficientnet_lite0"
     preset = "efficientnet-lite" if real else "torchvision"
@@ -89,10 +69,6 @@ def run_model(name: str, work: Path, repeat: int) -> list[list[str]]:
             ]
         )
         print(rows[-1], flush=True)
-    rss = (peak_rss_mb(fp32), peak_rss_mb(ours))
-    rows.append(
-        [name, f"peak RSS, batch 1: FP32 {rss[0]:.0f} MB, int8ptq {rss[1]:.0f} MB", "", "", "", "", ""]
-    )
     return rows
 
 

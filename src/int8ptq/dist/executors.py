@@ -100,33 +100,34 @@ def _fail(job: EvalJob, shard: Shard, why: str) -> UserError:
 
 
 def _processes(job: EvalJob, todo: list[Shard], ex: Executor, done: Callable[[ShardResult], None]) -> None:
+    """All shards on a pool of workers; a shard whose pool broke is then retried alone in a
+    pool of its own, so a crash is charged to the shard that caused it, not to its neighbours."""
     import multiprocessing as mp
 
+    ctx = mp.get_context("spawn")  # a clean interpreter with the current environment
     attempts = dict.fromkeys((s.index for s in todo), 0)
-    pending = list(todo)
+    pending, alone = list(todo), False
     while pending:
-        ctx = mp.get_context("spawn")  # a clean interpreter with the current environment
-        with ProcessPoolExecutor(min(ex.worker_count(), len(pending)), mp_context=ctx) as pool:
-            futures = {pool.submit(run_shard, job, s): s for s in pending}
-            pending = []
-            while futures:
-                finished, _ = wait(futures, return_when=FIRST_COMPLETED)
-                for f in finished:
-                    s = futures.pop(f)
-                    try:
-                        done(f.result())
-                    except BrokenProcessPool:
-                        attempts[s.index] += 1  # a worker died: this shard (and those in flight) again
-                        if attempts[s.index] >= MAX_ATTEMPTS:
-                            raise _fail(job, s, "worker process died") from None
-                        pending.append(s)
-                    except UserError:
-                        raise
-                    except Exception as e:  # noqa: BLE001
-                        attempts[s.index] += 1
-                        if attempts[s.index] >= MAX_ATTEMPTS:
-                            raise _fail(job, s, f"{type(e).__name__}: {e}") from None
-                        pending.append(s)
+        groups = [[s] for s in pending] if alone else [pending]
+        pending = []
+        for group in groups:
+            with ProcessPoolExecutor(min(ex.worker_count(), len(group)), mp_context=ctx) as pool:
+                futures = {pool.submit(run_shard, job, s): s for s in group}
+                while futures:
+                    finished, _ = wait(futures, return_when=FIRST_COMPLETED)
+                    for f in finished:
+                        s = futures.pop(f)
+                        try:
+                            done(f.result())
+                        except UserError:
+                            raise
+                        except Exception as e:  # noqa: BLE001 - a dead worker or a failed shard
+                            attempts[s.index] += 1
+                            if attempts[s.index] >= MAX_ATTEMPTS:
+                                why = "worker process died" if isinstance(e, BrokenProcessPool) else str(e)
+                                raise _fail(job, s, why) from None
+                            pending.append(s)
+        alone = True
 
 
 def _ray(job: EvalJob, todo: list[Shard], ex: Executor, done: Callable[[ShardResult], None]) -> None:
