@@ -67,3 +67,20 @@ def test_threads_do_not_oversubscribe(monkeypatch):
     assert threads_per_worker(Executor("processes", None, 4), 3) == 3
     with pytest.raises(UserError, match="unknown executor"):
         Executor.parse("spark")
+
+
+def test_tune_evaluates_trials_on_processes_like_locally(convnet_path, calib_npy, tmp_path):
+    from int8ptq.config import QuantConfig
+    from int8ptq.tune import TuneConfig, tune
+
+    ev = tmp_path / "eval.npz"
+    rng = np.random.default_rng(3)
+    np.savez(ev, x=rng.standard_normal((96, 3, 16, 16)).astype(np.float32), y=rng.integers(0, 10, 96))
+    tc = TuneConfig(max_drop=100.0, metric="agreement")
+    local = tune(convnet_path, tmp_path / "a.onnx", calib_npy, ev, QuantConfig(), tc)
+    procs = tune(
+        convnet_path, tmp_path / "b.onnx", calib_npy, ev, QuantConfig(), tc, executor="processes", workers=2
+    )
+    assert local.met and procs.met and len(procs.trials) == 1
+    assert procs.best.drop == pytest.approx(local.best.drop)
+    assert (tmp_path / "a.onnx").read_bytes() == (tmp_path / "b.onnx").read_bytes()

@@ -171,6 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--preset", help="preprocessing preset (default: the model's own)")
     t.add_argument("--target-isa", choices=[i.value for i in Isa], default="auto")
     t.add_argument("--threads", type=int)
+    t.add_argument(
+        "--executor",
+        default="local",
+        metavar="local|processes|ray|ray://HOST:PORT",
+        help="where trials are evaluated (default: this process, with early stopping)",
+    )
+    t.add_argument("--workers", type=int, help="processes or Ray workers")
     _common(t)
 
     c = sub.add_parser(

@@ -288,7 +288,18 @@ def cmd_tune(a: argparse.Namespace) -> int:
             + (" [green]within budget[/]" if t.met else "")
         )
 
-    r = tune(a.model, a.output, a.calib, a.eval, cfg, tc, a.report, on_trial=show)
+    r = tune(
+        a.model,
+        a.output,
+        a.calib,
+        a.eval,
+        cfg,
+        tc,
+        a.report,
+        on_trial=show,
+        executor=a.executor,
+        workers=a.workers,
+    )
     return _print_tune(r, a)
 
 

@@ -24,6 +24,8 @@ import onnx
 from int8ptq.calib.ranges import RangeMethod
 from int8ptq.config import QuantConfig
 from int8ptq.data.source import DataLike, iter_batches
+from int8ptq.dist.executors import Executor, run_shards, threads_per_worker
+from int8ptq.dist.work import EvalJob, make_shards
 from int8ptq.errors import UserError
 from int8ptq.eval.compare import compare
 from int8ptq.eval.sensitivity import Sensitivity, rank
@@ -135,6 +137,69 @@ class _EvalSet:
         return 100.0 * (self.fp32_correct - correct) / lab, n / spent
 
 
+class _ShardedEvalSet:
+    """The same measurement on an executor (processes, Ray): FP32 top-1 once, then each trial's
+    model is shipped to the workers with shard descriptors. No early stop: shards run at once."""
+
+    def __init__(
+        self, prep: Prepared, data: str, limit: int | None, ex: Executor, threads: int | None
+    ) -> None:
+        from int8ptq.data.dataset import open_dataset
+
+        n = len(open_dataset(data)) if limit is None else min(limit, len(open_dataset(data)))
+        self.data, self.prep, self.ex, self.threads = data, prep, ex, threads_per_worker(ex, threads)
+        self.shards = make_shards(n, 16, max(16, n // (4 * ex.worker_count())))
+        ref = self._run(prep.graph.to_model())
+        self.labels, self.ref_top1 = ref[0], ref[1]
+        self.labelled = self.labels >= 0
+        self.fp32_correct = int((self.ref_top1 == self.labels)[self.labelled].sum())
+
+    def _run(self, model: onnx.ModelProto) -> tuple[np.ndarray, np.ndarray, float]:
+        p = self.prep
+        job = EvalJob(
+            (model.SerializeToString(),),
+            self.data,
+            p.preset.name,
+            p.preset.crop,
+            p.spec.layout,
+            16,
+            "ort",
+            self.threads,
+        )
+        t = time.perf_counter()
+        parts = run_shards(job, self.shards, self.ex)
+        labels = np.concatenate([r.labels for r in parts])
+        return labels, np.concatenate([r.top[0, :, 0] for r in parts]), time.perf_counter() - t
+
+    def drop(
+        self,
+        model: onnx.ModelProto,
+        metric: Metric,
+        max_drop: float,
+        threads: int | None,
+        deadline: float | None,
+    ) -> tuple[float | None, float]:
+        if deadline is not None and time.monotonic() > deadline:
+            raise _Deadline
+        _, top, sec = self._run(model)
+        n, lab = len(top), int(self.labelled.sum())
+        if metric is Metric.AGREEMENT:
+            d = 100.0 * float((top != self.ref_top1).sum()) / n
+        else:
+            if lab == 0:
+                raise UserError("--metric top1 needs labelled evaluation data; use --metric agreement")
+            d = 100.0 * (self.fp32_correct - int((top == self.labels)[self.labelled].sum())) / lab
+        return (d if d <= max_drop else None), n / max(sec, 1e-9)
+
+    @property
+    def x(self) -> np.ndarray:
+        """Images for the sensitivity measurement (the first 64, decoded here)."""
+        from int8ptq.data.source import iter_batches as it
+
+        batches, _ = it(self.data, self.prep.spec, self.prep.preset, 16, 64)
+        return np.concatenate([b.x for b in batches])
+
+
 def tune(
     model: str | Path | onnx.ModelProto,
     output: str | Path,
@@ -144,6 +209,8 @@ def tune(
     tcfg: TuneConfig | None = None,
     report_dir: str | Path | None = None,
     on_trial: Callable[[Trial], None] | None = None,
+    executor: str = "local",
+    workers: int | None = None,
 ) -> TuneResult:
     """Search settings and FP32 fallbacks until the drop is within budget; see the module doc."""
     cfg, tc = config or QuantConfig(), tcfg or TuneConfig()
@@ -155,7 +222,13 @@ def tune(
     prep = prepare_model(proto, cfg.preset)
     plan0 = prep.plan(cfg.exclude)
     stats = calibrate(prep, calib, cfg, plan0, histogram=True, covariance=True)
-    ev = _EvalSet(prep, eval_data, tc.eval_images, cfg.threads)
+    ex = Executor.parse(executor, workers)
+    if ex.kind == "local":
+        ev: _EvalSet | _ShardedEvalSet = _EvalSet(prep, eval_data, tc.eval_images, cfg.threads)
+    elif isinstance(eval_data, (str, Path)):
+        ev = _ShardedEvalSet(prep, str(eval_data), tc.eval_images, ex, cfg.threads)
+    else:
+        raise UserError("--executor processes/ray needs the evaluation data as a path")
     res = TuneResult(
         str(out),
         False,

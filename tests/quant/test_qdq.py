@@ -65,3 +65,26 @@ def test_excluded_node_stays_float(convnet_path, calib_npy, tmp_path):
     pw = next(n for n in m.graph.node if n.name == "pw")
     assert all(not i.endswith("_dequantized_0") or "w2" not in i for i in pw.input)
     assert not any(t.name.startswith("w2_quantized") for t in m.graph.initializer)
+
+
+def test_model_of_only_unsupported_ops_is_left_as_it_was(tmp_path):
+    """Quantizing must never slow an op down: ops without an integer kernel get no Q/DQ at all."""
+    from onnx import TensorProto, helper
+
+    from tests.conftest import make_model
+
+    nodes = [
+        helper.make_node("Sigmoid", ["x"], ["s"], name="sig"),
+        helper.make_node("Tanh", ["s"], ["t"], name="tanh"),
+        helper.make_node("Softmax", ["t"], ["y"], axis=1, name="soft"),
+    ]
+    m = make_model(
+        nodes,
+        [],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3, 8, 8])],
+    )
+    out = tmp_path / "q.onnx"
+    r = quantize(m, out, [np.random.default_rng(0).standard_normal((4, 3, 8, 8)).astype(np.float32)])
+    assert r.quantized_nodes == 0
+    assert [n.op_type for n in onnx.load(str(out)).graph.node] == ["Sigmoid", "Tanh", "Softmax"]
