@@ -24,6 +24,8 @@ from int8ptq.api import quantize  # noqa: E402
 from int8ptq.config import QuantConfig  # noqa: E402
 
 MODELS = ["resnet50", "vgg16", "googlenet", "mobilenet_v2", "efficientnet_lite0"]
+
+
 def run_model(name: str, work: Path, repeat: int) -> list[list[str]]:
     real = name == "efficientnet_lite0"
     preset = "efficientnet-lite" if real else "torchvision"
