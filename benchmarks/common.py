@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from int8ptq.data import PRESETS, open_dataset
+from int8ptq.eval import metrics
 from int8ptq.eval.bench import time_runner
-from int8ptq.eval.metrics import Accuracy, Agreement
 from int8ptq.quant.isa import cpu_model, detect_isa, isa_flags
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,13 +40,11 @@ def predict(run: Callable[[np.ndarray], np.ndarray], x: np.ndarray, batch: int =
 
 
 def scores(logits: np.ndarray, labels: np.ndarray, ref: np.ndarray | None) -> dict[str, float | None]:
-    acc = Accuracy()
-    acc.update(logits, labels)
-    out: dict[str, float | None] = {"top1": acc.result()["top1"]}  # type: ignore[dict-item]
+    top = metrics.top_classes(logits)
+    out: dict[str, float | None] = {"top1": metrics.top1(top, labels)}
     if ref is not None:
-        ag = Agreement()
-        ag.update(ref, logits)
-        out.update(ag.result())
+        out["agreement"] = metrics.agreement(top, metrics.top_classes(ref))
+        out["cosine"] = float(metrics.cosine(ref, logits).mean())
     return out
 
 

@@ -14,8 +14,8 @@ import numpy as np
 from int8ptq.data.dataset import Batch, open_dataset
 from int8ptq.data.model_input import InputSpec
 from int8ptq.data.presets import PRESETS
+from int8ptq.eval.metrics import TOPK, cosine, top_classes
 
-TOPK = 5
 
 
 @dataclass(frozen=True)
@@ -94,11 +94,9 @@ def run_batches(runners: list, batches, index: int = 0) -> ShardResult:  # noqa:
             t = time.perf_counter()
             y = np.asarray(r.run(b.x), np.float64).reshape(len(b.x), -1)
             secs[i] += time.perf_counter() - t
-            k = min(TOPK, y.shape[1])
-            tops[i].append(np.argsort(-y, axis=1, kind="stable")[:, :k].astype(np.int32))
+            tops[i].append(top_classes(y))
             ref = y if ref is None else ref
-            na, nb = np.linalg.norm(ref, axis=1), np.linalg.norm(y, axis=1)
-            coss[i].append((ref * y).sum(1) / np.maximum(na * nb, 1e-30))
+            coss[i].append(cosine(ref, y))
         labels.append(b.labels)
     m = len(runners)
     if not labels:

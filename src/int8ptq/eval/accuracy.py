@@ -20,6 +20,7 @@ from int8ptq.data.source import DataLike, iter_batches
 from int8ptq.dist.executors import Executor, run_shards, threads_per_worker
 from int8ptq.dist.work import EvalJob, ShardResult, make_shards, run_batches
 from int8ptq.errors import UserError
+from int8ptq.eval import metrics
 from int8ptq.ir import load_model
 from int8ptq.runtime.base import Backend, make_runner, model_bytes
 from int8ptq.util.progress import progress
@@ -53,16 +54,16 @@ def _scores(models: list[str], parts: list[ShardResult]) -> list[ModelEval]:
     top = np.concatenate([p.top for p in parts], axis=1)
     cos = np.concatenate([p.cosine for p in parts], axis=1)
     secs = np.sum([p.seconds for p in parts], axis=0)
-    known = labels >= 0
-    n, lab = len(labels), int(known.sum())
-    out = []
+    n, lab = len(labels), int((labels >= 0).sum())
+    out: list[ModelEval] = []
     for i, m in enumerate(models):
-        t1 = float((top[i, known, 0] == labels[known]).mean()) if lab else None
-        t5 = float((top[i, known] == labels[known, None]).any(1).mean()) if lab else None
-        agree = float((top[i, :, 0] == top[0, :, 0]).mean()) if i and n else None
-        cosine = float(cos[i].mean()) if i and n else None
+        t1 = metrics.top1(top[i], labels)
+        agree = metrics.agreement(top[i], top[0]) if i else None
+        mean_cos = float(cos[i].mean()) if i and n else None
         drop = out[0].top1 - t1 if i and t1 is not None and out[0].top1 is not None else None
-        out.append(ModelEval(str(m), n, lab, t1, t5, float(secs[i]), agree, cosine, drop))
+        out.append(
+            ModelEval(str(m), n, lab, t1, metrics.top5(top[i], labels), float(secs[i]), agree, mean_cos, drop)
+        )
     return out
 
 

@@ -82,12 +82,6 @@ def round_depthwise(w: np.ndarray, scale: np.ndarray, qmax: np.ndarray, h: np.nd
     return q.astype(np.int8)
 
 
-def output_error(w: np.ndarray, q: np.ndarray, scale: np.ndarray, h: np.ndarray) -> float:
-    """tr(dW H dW^T): the expected squared output error of the layer (dense case)."""
-    d = w.astype(np.float64) - q.astype(np.float64) * scale[:, None]
-    return float(np.einsum("ok,kl,ol->", d, h, d))
-
-
 class CompensatingRounder:
     """Rounds each layer's weights with its input statistics; also returns the bias change
     that cancels the mean output shift left by rounding (bias correction, Nagel et al. 2019)."""
