@@ -86,12 +86,14 @@ def calibrate(
     plan: QuantPlan,
     histogram: bool | None = None,
     covariance: bool | None = None,
+    exact: bool = False,
 ) -> Statistics:
-    """One pass over the calibration data feeding every statistic the settings need."""
+    """One pass over the calibration data feeding every statistic the settings need.
+    `exact`: histograms also keep the true min and max (a full pass over every tensor)."""
     hist = cfg.method.needs_histogram if histogram is None else histogram
     cov = cfg.rounding is Rounding.COMPENSATE if covariance is None else covariance
     ranges: dict[str, MinMaxObserver] = {
-        t: HistogramObserver(cfg.bins) if hist else MinMaxObserver() for t in plan.activations
+        t: HistogramObserver(cfg.bins, exact=exact) if hist else MinMaxObserver() for t in plan.activations
     }
     weights = _weight_observers(prep.graph, plan) if cov else {}
     requests: dict[str, tuple[str, Observer]] = {f"range:{t}": (t, o) for t, o in ranges.items()}

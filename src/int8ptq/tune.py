@@ -221,7 +221,8 @@ def tune(
     proto = model if isinstance(model, onnx.ModelProto) else load_model(model)
     prep = prepare_model(proto, cfg.preset)
     plan0 = prep.plan(cfg.exclude)
-    stats = calibrate(prep, calib, cfg, plan0, histogram=True, covariance=True)
+    # exact: the trials include minmax, which needs the true extremes
+    stats = calibrate(prep, calib, cfg, plan0, histogram=True, covariance=True, exact=True)
     ex = Executor.parse(executor, workers)
     if ex.kind == "local":
         ev: _EvalSet | _ShardedEvalSet = _EvalSet(prep, eval_data, tc.eval_images, cfg.threads)

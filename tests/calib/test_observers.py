@@ -36,7 +36,7 @@ def test_histogram_memory_is_flat_in_the_number_of_batches():
 
 
 def test_percentile_and_kl_clip_a_rare_outlier_minmax_does_not():
-    o = HistogramObserver()
+    o = HistogramObserver(exact=True)
     x = np.abs(np.random.default_rng(0).standard_normal(200_000)).astype(np.float32)
     x[0] = 100.0
     o.update(x)
@@ -57,3 +57,16 @@ def test_auto_is_never_worse_than_any_method_by_expected_error():
         lo, hi = compute_range(o, m)
         errs[m] = expected_error(o, np.array([lo]), np.array([hi]))[0]
     assert errs[RangeMethod.AUTO] <= min(errs.values()) + 1e-12
+
+
+def test_sampled_histogram_sees_the_sample_not_every_value():
+    x = np.abs(np.random.default_rng(0).standard_normal((4, 8, 64, 64))).astype(np.float32)
+    fast, exact = HistogramObserver(samples=512), HistogramObserver(samples=512, exact=True)
+    fast.update(x)
+    exact.update(x)
+    assert exact.hi == x.max() and fast.hi <= x.max()
+    assert fast.counts.sum() == exact.counts.sum() <= 4 * 8 * 16 * 16  # a strided grid per image
+    assert fast.count == exact.count == x.size
+    # the sample's distribution is the tensor's: medians agree within sampling error
+    med = np.searchsorted(np.cumsum(fast.counts), fast.counts.sum() / 2)
+    assert abs(fast.centers()[med] - np.median(x)) < 0.05

@@ -1,13 +1,21 @@
-"""One calibration pass: run the FP32 model once over the data, feed every observer."""
+"""One calibration pass: run the FP32 model once over the data, feed every observer.
+
+Observers declare per-batch reducers (reducers.py); they run inside the model, so the pass
+costs little more than the forward pass itself. A tensor of unknown shape comes back
+whole and is reduced in numpy; so is a batch whose in-graph statistic saw NaN or Inf.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import onnx
 
 from int8ptq.calib.observers import Observer
+from int8ptq.calib.reducers import Reducer, per_image_shape
 from int8ptq.ir.graph import Graph
 from int8ptq.runtime.ort import OrtRunner
 from int8ptq.util.progress import progress
@@ -16,15 +24,62 @@ from int8ptq.util.progress import progress
 def with_outputs(g: Graph, tensors: Iterable[str]) -> onnx.ModelProto:
     """A copy of the model that also outputs `tensors`."""
     model = g.to_model()
+    _add_outputs(model, tensors)
+    return model
+
+
+def _add_outputs(model: onnx.ModelProto, tensors: Iterable[str]) -> None:
     have = {o.name for o in model.graph.output} | {i.name for i in model.graph.input}
     infos = {v.name: v for v in model.graph.value_info}
-    infos.update({i.name: i for i in model.graph.input})
     for t in tensors:
         if t not in have:
             # without a known type, a bare name: onnxruntime infers the type itself
             model.graph.output.append(infos.get(t) or onnx.ValueInfoProto(name=t))
             have.add(t)
-    return model
+
+
+@dataclass(frozen=True)
+class _Tap:
+    """Where one observer's statistic comes from: in-graph outputs, or the whole tensor."""
+
+    tensor: str
+    observer: Observer
+    reducer: Reducer | None  # None: reduce the whole tensor in numpy
+    outputs: tuple[str, ...]
+
+
+def _reducing_model(
+    g: Graph, requests: Mapping[str, tuple[str, Observer]]
+) -> tuple[onnx.ModelProto, list[_Tap]]:
+    work = g.copy()
+    taps = []
+    for _, (t, obs) in sorted(requests.items()):
+        shape = per_image_shape(g, t)
+        if shape is None:
+            taps.append(_Tap(t, obs, None, (t,)))
+            continue
+        reducer = obs.reducer(shape)
+        taps.append(_Tap(t, obs, reducer, tuple(reducer.add_nodes(work, t))))
+    model = work.to_model()  # still sorted: each reducer's nodes follow the graph's, in order
+    _add_outputs(model, [o for tap in taps for o in tap.outputs])
+    return model, taps
+
+
+class _Exact:
+    """Runs the plain model with whole tensors as outputs, built on first need."""
+
+    def __init__(self, g: Graph, threads: int | None) -> None:
+        self.g, self.threads = g, threads
+        self.runners: dict[frozenset[str], OrtRunner] = {}
+
+    def run(self, x: np.ndarray, tensors: set[str]) -> dict[str, np.ndarray]:
+        key = frozenset(tensors)
+        if key not in self.runners:
+            self.runners[key] = OrtRunner(with_outputs(self.g, sorted(key)), self.threads)
+        runner = self.runners[key]
+        outs = dict(zip(runner.output_names, runner.run_all(x), strict=True))
+        outs[runner.input_name] = x
+        return outs
 
 
 def collect(
@@ -36,10 +91,40 @@ def collect(
 ) -> None:
     """One pass over the data: each observer in `requests` (key -> (tensor, observer)) sees
     its tensor in every batch. Memory is that of the observers, whatever the image count."""
-    tensors = sorted({t for t, _ in requests.values()})
-    runner = OrtRunner(with_outputs(g, tensors), threads)
-    index = {n: i for i, n in enumerate(runner.output_names)}
-    for x in progress(batches, "calibrating", total=total, unit="batch"):
-        outs = runner.run_all(x)
-        for t, obs in requests.values():
-            obs.update(x if t == runner.input_name else outs[index[t]])
+    model, taps = _reducing_model(g, requests)
+    runner = OrtRunner(model, threads)
+    exact = _Exact(g, threads)
+
+    def run(x: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        outs = dict(zip(runner.output_names, runner.run_all(x), strict=True))
+        outs[runner.input_name] = x
+        return x, outs
+
+    # onnxruntime computes the next batch (without the GIL) while observers fold this one
+    with ThreadPoolExecutor(1) as pool:
+        pending: Future | None = None
+        for x in progress(batches, "calibrating", total=total, unit="batch"):
+            nxt = pool.submit(run, x)
+            if pending is not None:
+                _observe(taps, *pending.result(), exact)
+            pending = nxt
+        if pending is not None:
+            _observe(taps, *pending.result(), exact)
+
+
+def _observe(taps: list[_Tap], x: np.ndarray, outs: dict[str, np.ndarray], exact: _Exact) -> None:
+    redo = []
+    for tap in taps:
+        if tap.reducer is None:
+            tap.observer.update(outs[tap.tensor])
+            continue
+        stat = tap.reducer.from_outputs([outs[o] for o in tap.outputs])
+        if stat is None:
+            redo.append(tap)
+        else:
+            tap.observer.add(stat)
+    if redo:
+        full = exact.run(x, {tap.tensor for tap in redo})
+        for tap in redo:
+            assert tap.reducer is not None
+            tap.observer.add(tap.reducer.from_array(full[tap.tensor]))

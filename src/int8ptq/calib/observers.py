@@ -1,7 +1,6 @@
-"""Streaming observers: each batch is reduced at once, then merged; memory never grows.
+"""Streaming observers: aggregate the per-batch statistics of reducers.py across batches.
 
-A reducer turns one batch into a small statistic (min/max, a histogram); the observer
-aggregates those across batches. NaN and Inf are counted and left out of the statistics.
+Memory never grows with the number of images. NaN and Inf are counted and left out.
 """
 
 from __future__ import annotations
@@ -10,23 +9,30 @@ from typing import Protocol
 
 import numpy as np
 
+from int8ptq.calib.reducers import RangeReducer, RangeStats, Reducer, Shape
+
 
 class Observer(Protocol):
     nonfinite: int
 
-    def update(self, x: np.ndarray) -> None: ...
+    def reducer(self, per_image: Shape | None) -> Reducer:
+        """How one batch of a tensor with this per-image shape is reduced (None: unknown)."""
+        ...
 
+    def add(self, stat: object) -> None:
+        """Fold in one batch's statistic, as produced by `reducer`."""
+        ...
 
-def _finite(x: np.ndarray) -> tuple[np.ndarray, int]:
-    x = np.asarray(x, dtype=np.float32).reshape(-1)
-    mask = np.isfinite(x)
-    if mask.all():
-        return x, 0
-    return x[mask], int((~mask).sum())
+    def update(self, x: np.ndarray) -> None:
+        """Fold in one batch of the whole tensor."""
+        ...
 
 
 class MinMaxObserver:
     """Running min and max."""
+
+    samples = 0  # values per image in each batch's sample
+    exact = True  # the true min and max, not the sample's
 
     def __init__(self) -> None:
         self.lo = np.inf
@@ -34,35 +40,40 @@ class MinMaxObserver:
         self.nonfinite = 0
         self.count = 0
 
+    def reducer(self, per_image: Shape | None) -> RangeReducer:
+        return RangeReducer(per_image, self.samples, self.exact)
+
     def update(self, x: np.ndarray) -> None:
-        x, bad = _finite(x)
-        self.nonfinite += bad
-        if x.size:
-            self.lo = min(self.lo, float(x.min()))
-            self.hi = max(self.hi, float(x.max()))
-            self.count += x.size
+        """Fold in a whole tensor (any shape)."""
+        x = np.asarray(x, np.float32)
+        self.add(self.reducer(x.shape[1:] if x.ndim >= 3 else None).from_array(x))
+
+    def add(self, stat: RangeStats) -> None:  # type: ignore[override]
+        self.nonfinite += stat.nonfinite
+        if stat.count > stat.nonfinite:
+            self.lo = min(self.lo, stat.lo)
+            self.hi = max(self.hi, stat.hi)
+            self.count += stat.count - stat.nonfinite
 
 
 class HistogramObserver(MinMaxObserver):
-    """A fixed-size histogram over [lo, hi]; when a batch falls outside, the range grows
-    and the old counts are re-binned into the new bins (linear interpolation of the CDF)."""
+    """A fixed-size histogram of each batch's sample (reducers.RangeReducer); when a batch
+    falls outside, the range grows and the old counts are re-binned into the new bins
+    (linear interpolation of the CDF). lo and hi are the sample's unless `exact`."""
 
-    def __init__(self, bins: int = 2048, max_samples: int = 1 << 18, seed: int = 0) -> None:
+    def __init__(self, bins: int = 2048, samples: int = 2048, exact: bool = False) -> None:
         super().__init__()
+        self.exact = exact  # also the true min and max (a full pass: for the minmax method)
         self.bins = bins
-        self.max_samples = max_samples  # per batch: a seeded sample keeps calibration fast
-        self.rng = np.random.default_rng(seed)
+        self.samples = samples  # per image: fixed, seeded positions keep calibration fast
         self.counts = np.zeros(bins, np.float64)
         self.edges: np.ndarray | None = None
 
-    def update(self, x: np.ndarray) -> None:
-        x, bad = _finite(x)
-        self.nonfinite += bad
-        if not x.size:
+    def add(self, stat: RangeStats) -> None:  # type: ignore[override]
+        super().add(stat)
+        if stat.count == stat.nonfinite:
             return
-        blo, bhi = float(x.min()), float(x.max())
-        self.lo, self.hi = min(self.lo, blo), max(self.hi, bhi)
-        self.count += x.size
+        blo, bhi = stat.lo, stat.hi
         if self.edges is None:
             lo, hi = _span(blo, bhi)
             self.edges = np.linspace(lo, hi, self.bins + 1)
@@ -73,9 +84,8 @@ class HistogramObserver(MinMaxObserver):
             lo = lo - 0.25 * width if blo < self.edges[0] else lo
             hi = hi + 0.25 * width if bhi > self.edges[-1] else hi
             self._rebin(np.linspace(lo, hi, self.bins + 1))
-        if x.size > self.max_samples:
-            x = x[self.rng.integers(0, x.size, self.max_samples)]
-        self.counts += _histogram(x, self.edges)
+        if stat.sample.size:
+            self.counts += _histogram(stat.sample, self.edges)
 
     def _rebin(self, new_edges: np.ndarray) -> None:
         assert self.edges is not None

@@ -39,7 +39,12 @@ def iter_batches(
         out: Iterator[Batch] = (_to_layout(b, spec) for b in ds.batches(batch_size, preset, skipped))
     else:
         source = data() if callable(data) else data
-        out, total = _arrays(source, spec, limit), None
+        total = None
+        if isinstance(source, np.ndarray) and source.ndim == 4:  # one array of images: batch it
+            n = len(source) if limit is None else min(limit, len(source))
+            images = source
+            source, total = (images[i : i + batch_size] for i in range(0, n, batch_size)), -(-n // batch_size)
+        out = _arrays(source, spec, limit)
     return (out if spec.batch is None else _rebatch(out, spec.batch, skipped)), total
 
 

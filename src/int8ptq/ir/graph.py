@@ -101,8 +101,7 @@ class Graph:
                 return name
 
     def add_initializer(self, name: str, value: np.ndarray) -> str:
-        self.initializers[name] = value
-        self._dirty = True
+        self.initializers[name] = value  # not in the producer/consumer index
         return name
 
     # ---- edits ---------------------------------------------------------------------
@@ -124,7 +123,13 @@ class Graph:
             **attrs,
         )
         self.nodes.append(node)
-        self._dirty = True
+        if not self._dirty:  # keep the index current: appending is common and cheap to track
+            for o in node.output:
+                if o:
+                    self._producer[o] = node
+            for i in node.input:
+                if i:
+                    self._consumers.setdefault(i, []).append(node)
         return node
 
     def remove_node(self, node: onnx.NodeProto) -> None:

@@ -1,0 +1,129 @@
+"""In-graph reducers give the numpy reducers' numbers, and patches are the convolution's."""
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper
+
+from int8ptq.calib.collect import _add_outputs, _reducing_model
+from int8ptq.calib.observers import HistogramObserver
+from int8ptq.calib.reducers import Moments, PatchGeometry, PatchReducer, RangeReducer
+from int8ptq.ir.graph import Graph
+from int8ptq.pipeline import _weight_observers, prepare_model
+from tests.conftest import init, make_model, tiny_convnet
+
+
+def _identity_model(shape: tuple[int, ...], opset: int = 17) -> Graph:
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", *shape])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", *shape])
+    return Graph(make_model([helper.make_node("Relu", ["x"], ["y"])], [], [x], [y], opset))
+
+
+def _run_reducer(reducer, shape: tuple[int, ...], x: np.ndarray, opset: int = 17) -> list[np.ndarray]:  # noqa: ANN001
+    g = _identity_model(shape, opset)
+    outs = reducer.add_nodes(g, "y")
+    model = g.to_model()
+    _add_outputs(model, outs)
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, {"x": x}), strict=True))
+    return [got[o] for o in outs]
+
+
+@pytest.mark.parametrize("shape", [(16, 40, 40), (3, 7, 7), (12, 50), (5, 9, 9, 4)])
+@pytest.mark.parametrize("exact", [False, True])
+@pytest.mark.parametrize("opset", [17, 18])
+def test_range_reducer_in_graph_equals_numpy(shape: tuple[int, ...], exact: bool, opset: int) -> None:
+    x = np.random.default_rng(0).standard_normal((3, *shape)).astype(np.float32)
+    red = RangeReducer(shape, samples=256, exact=exact)
+    graph = red.from_outputs(_run_reducer(red, shape, x, opset))
+    ref = red.from_array(np.maximum(x, 0))  # the model's tensor is Relu(x)
+    assert graph is not None
+    assert (graph.lo, graph.hi, graph.count, graph.nonfinite) == (ref.lo, ref.hi, ref.count, 0)
+    np.testing.assert_array_equal(graph.sample, ref.sample)
+    assert 0 < ref.sample.size <= 3 * 4 * 256 or ref.sample.size == x.size  # bounded per image
+    if exact:
+        assert ref.hi == np.maximum(x, 0).max()
+
+
+def test_range_reducer_sends_nonfinite_batches_to_numpy_which_counts_them() -> None:
+    x = np.abs(np.random.default_rng(1).standard_normal((2, 4, 8, 8))).astype(np.float32)
+    x[0, 0, 0, 0], x[1, 2, 4, 4] = np.inf, np.nan  # both on the sample grid
+    red = RangeReducer((4, 8, 8), samples=64)
+    assert red.from_outputs(_run_reducer(red, (4, 8, 8), x)) is None
+    stat = red.from_array(x)
+    assert stat.nonfinite == 2 and np.isfinite([stat.lo, stat.hi]).all() and np.isfinite(stat.sample).all()
+
+
+def _conv_outputs(x: np.ndarray, w: np.ndarray, geo: PatchGeometry) -> np.ndarray:
+    node = helper.make_node(
+        "Conv",
+        ["x", "w"],
+        ["y"],
+        pads=list(geo.pads[:2]) + list(geo.pads[2:]),
+        strides=list(geo.strides),
+        dilations=list(geo.dilations),
+        group=x.shape[1] if geo.depthwise else 1,
+    )
+    xi = helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))
+    out_channels = x.shape[1] if geo.depthwise else len(w)
+    yi = helper.make_tensor_value_info("y", TensorProto.FLOAT, [x.shape[0], out_channels, "H", "W"])
+    m = make_model([node], [init("w", w)], [xi], [yi])
+    return ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+        None, {"x": x}
+    )[0]
+
+
+GEOMETRIES = [
+    PatchGeometry((1, 1), (1, 1), (0, 0, 0, 0), (1, 1), False),  # pointwise: the strided grid
+    PatchGeometry((1, 1), (2, 2), (0, 0, 0, 0), (1, 1), False),
+    PatchGeometry((3, 3), (2, 2), (1, 1, 1, 1), (1, 1), False),
+    PatchGeometry((3, 3), (1, 1), (0, 1, 2, 1), (2, 2), False),  # asymmetric pads, dilation
+    PatchGeometry((5, 5), (1, 1), (2, 2, 2, 2), (1, 1), True),
+    PatchGeometry((3, 3), (2, 2), (0, 0, 1, 1), (1, 1), True),  # TF-SAME style pads
+]
+
+
+@pytest.mark.parametrize("geo", GEOMETRIES)
+def test_patches_reproduce_the_convolution_at_their_positions(geo: PatchGeometry) -> None:
+    rng = np.random.default_rng(2)
+    c, h, w = 6, 13, 11
+    x = rng.standard_normal((2, c, h, w)).astype(np.float32)
+    wshape = (c, 1, *geo.kernel) if geo.depthwise else (4, c, *geo.kernel)
+    wt = rng.standard_normal(wshape).astype(np.float32)
+    red = PatchReducer((c, h, w), geo, rows=20)
+    y = _conv_outputs(x, wt, geo)
+    ys, xs = red.output_positions()
+    assert len(ys) > 0 and (ys < y.shape[2]).all() and (xs < y.shape[3]).all()
+    rows = red.patches(x)
+    if geo.depthwise:  # C, images*positions, k*k
+        got = np.einsum("cmk,ck->cm", rows, wt.reshape(c, -1))
+        want = y[:, :, ys, xs].transpose(1, 0, 2).reshape(c, -1)
+    else:  # images*positions, C*k*k
+        got = rows @ wt.reshape(len(wt), -1).T
+        want = y[:, :, ys, xs].transpose(0, 2, 1).reshape(-1, len(wt))
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("geo", GEOMETRIES)
+def test_patch_moments_in_graph_equal_numpy(geo: PatchGeometry) -> None:
+    x = np.random.default_rng(3).standard_normal((3, 6, 13, 11)).astype(np.float32)
+    red = PatchReducer((6, 13, 11), geo, rows=20)
+    graph = red.from_outputs(_run_reducer(red, (6, 13, 11), x))
+    ref = Moments.of(red.patches(np.maximum(x, 0)))
+    assert graph is not None and graph.rows == ref.rows
+    np.testing.assert_allclose(graph.gram, ref.gram, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(graph.sum, ref.sum, rtol=1e-4, atol=1e-3)
+
+
+def test_calibration_model_outputs_only_small_statistics() -> None:
+    prep = prepare_model(tiny_convnet(size=64))
+    plan = prep.plan()
+    requests: dict = {t: (t, HistogramObserver(samples=64)) for t in plan.activations}
+    requests.update({f"w:{n}": v for n, v in _weight_observers(prep.graph, plan).items()})
+    model, taps = _reducing_model(prep.graph, requests)
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    outs = sess.run(None, {"x": np.random.default_rng(0).standard_normal((4, 3, 64, 64)).astype(np.float32)})
+    biggest_activation = 4 * 8 * 64 * 64
+    assert sum(o.size for o in outs) < biggest_activation  # far less than any activation map
+    # every activation map is reduced in the graph; only rank-2 Gemm inputs come back whole
+    assert all((t.reducer is None) == (len(prep.graph.shape(t.tensor)) == 2) for t in taps)
