@@ -14,7 +14,7 @@ from int8ptq.data.source import DataLike
 from int8ptq.eval.accuracy import EvalResult, evaluate
 from int8ptq.eval.bench import BenchResult, benchmark
 from int8ptq.ir import load_model, save_model
-from int8ptq.pipeline import build, calibrate, prepare_model
+from int8ptq.pipeline import build, calibrate, equalize_model, prepare_model
 from int8ptq.runtime.base import Backend, Runner, make_runner
 
 __all__ = ["BenchResult", "EvalResult", "QuantResult", "benchmark", "evaluate", "load", "quantize"]
@@ -52,6 +52,7 @@ def quantize(
     cfg = config or QuantConfig()
     t0 = time.perf_counter()
     prep = prepare_model(_load(model), cfg.preset)
+    equalize_model(prep, calib, cfg)
     plan = prep.plan(cfg.exclude)
     stats = calibrate(prep, calib, cfg, plan)
     out, isa = build(prep, stats, cfg, plan)
@@ -79,6 +80,7 @@ def quantize(
             "preset": prep.preset.name,
             "rounding": cfg.rounding.value,
             "bias_correction": cfg.bias_correction,
+            "equalized_layers": prep.passes.get("equalize", 0),
         },
     )
 

@@ -92,6 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="weight rounding: compensate (GPTQ-style, from calibration statistics; default) or nearest",
     )
     q.add_argument(
+        "--equalize",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="cross-layer equalization of Conv->act->Conv pairs (auto: only with --per-tensor, "
+        "where it measurably helps)",
+    )
+    q.add_argument(
         "--no-bias-correction",
         action="store_true",
         help="do not correct the mean output shift that weight rounding leaves",

@@ -49,6 +49,7 @@ def cmd_quantize(a: argparse.Namespace) -> int:
     cfg = QuantConfig(
         rounding=a.rounding,
         bias_correction=not a.no_bias_correction,
+        equalize=a.equalize,
         per_channel=not a.per_tensor,
         target_isa=a.target_isa,
         preset=a.preset,

@@ -7,12 +7,13 @@ import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
 import onnx
 
 from int8ptq import __version__
 from int8ptq.calib.collect import collect
 from int8ptq.calib.covariance import CovarianceObserver, observer_for
-from int8ptq.calib.observers import HistogramObserver, MinMaxObserver, Observer
+from int8ptq.calib.observers import ChannelMaxObserver, HistogramObserver, MinMaxObserver, Observer
 from int8ptq.calib.ranges import RangeOptions, compute_range
 from int8ptq.config import QuantConfig, Rounding
 from int8ptq.data.model_input import PRESET_KEY, InputSpec, image_input, preset_for
@@ -21,6 +22,7 @@ from int8ptq.data.source import DataLike, iter_batches
 from int8ptq.errors import UserError
 from int8ptq.ir import Graph
 from int8ptq.passes import prepare
+from int8ptq.passes.equalize import equalize, find_pairs
 from int8ptq.quant.isa import Isa, resolve
 from int8ptq.quant.plan import QuantPlan, build_plan
 from int8ptq.quant.qdq import insert_qdq
@@ -62,6 +64,28 @@ def prepare_model(proto: onnx.ModelProto, preset: str | None = None) -> Prepared
     g = Graph(proto)
     passes = prepare(g)
     return Prepared(g, spec, preset_for(proto, preset, spec), passes, proto.ByteSize())
+
+
+def equalize_model(prep: Prepared, data: DataLike, cfg: QuantConfig) -> int:
+    """Cross-layer equalization, if `cfg` asks for it; the number of layers rescaled.
+    Pairs across a Clip (ReLU6) first need each channel's maximum: one more pass."""
+    if not cfg.equalizes:
+        return 0
+    pairs = find_pairs(prep.graph)
+    clipped = sorted({p.between for p in pairs if p.act is not None and p.act.op_type == "Clip"})
+    maxima: dict[str, np.ndarray] = {}
+    if clipped:
+        if isinstance(data, Iterator):
+            raise UserError("equalization needs the calibration data twice: pass a path, array or callable")
+        observers = {t: ChannelMaxObserver() for t in clipped}
+        batches, total = iter_batches(data, prep.spec, prep.preset, cfg.batch_size, cfg.calib_images)
+        collect(
+            prep.graph, {t: (t, o) for t, o in observers.items()}, (b.x for b in batches), cfg.threads, total
+        )
+        maxima = {t: o.max for t, o in observers.items() if o.max is not None}
+    n = equalize(prep.graph, maxima)
+    prep.passes["equalize"] = n
+    return n
 
 
 def _weight_observers(g: Graph, plan: QuantPlan) -> dict[str, tuple[str, CovarianceObserver]]:

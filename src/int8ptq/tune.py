@@ -30,7 +30,7 @@ from int8ptq.errors import UserError
 from int8ptq.eval.compare import compare
 from int8ptq.eval.sensitivity import Sensitivity, rank
 from int8ptq.ir import load_model, save_model
-from int8ptq.pipeline import Prepared, build, calibrate, prepare_model
+from int8ptq.pipeline import Prepared, build, calibrate, equalize_model, prepare_model
 from int8ptq.runtime.ort import OrtRunner
 
 
@@ -220,6 +220,7 @@ def tune(
     rdir = Path(report_dir) if report_dir else out.with_name(out.stem + "-tune")
     proto = model if isinstance(model, onnx.ModelProto) else load_model(model)
     prep = prepare_model(proto, cfg.preset)
+    equalize_model(prep, calib, cfg)
     plan0 = prep.plan(cfg.exclude)
     # exact: the trials include minmax, which needs the true extremes
     stats = calibrate(prep, calib, cfg, plan0, histogram=True, covariance=True, exact=True)

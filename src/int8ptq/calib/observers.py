@@ -9,7 +9,7 @@ from typing import Protocol
 
 import numpy as np
 
-from int8ptq.calib.reducers import RangeReducer, RangeStats, Reducer, Shape
+from int8ptq.calib.reducers import ChannelMaxReducer, RangeReducer, RangeStats, Reducer, Shape
 
 
 class Observer(Protocol):
@@ -111,3 +111,22 @@ def _histogram(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
     idx = ((x - np.float32(lo)) * np.float32(bins / (hi - lo))).astype(np.int32)
     np.clip(idx, 0, bins - 1, out=idx)
     return np.bincount(idx, minlength=bins).astype(np.float64)
+
+
+class ChannelMaxObserver:
+    """The running maximum of each channel (for equalization across clipped activations)."""
+
+    def __init__(self) -> None:
+        self.max: np.ndarray | None = None
+        self.nonfinite = 0
+
+    def reducer(self, per_image: Shape | None) -> ChannelMaxReducer:
+        if per_image is None:
+            raise ValueError("channel maxima need a static per-image shape")
+        return ChannelMaxReducer(per_image)
+
+    def add(self, m: np.ndarray) -> None:  # type: ignore[override]
+        self.max = m if self.max is None else np.maximum(self.max, m)
+
+    def update(self, x: np.ndarray) -> None:
+        self.add(ChannelMaxReducer(x.shape[1:]).from_array(x))

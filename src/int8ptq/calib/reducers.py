@@ -319,3 +319,21 @@ class RowReducer:
     def from_array(self, x: np.ndarray) -> Moments:
         x2 = np.asarray(x, np.float32).reshape(-1, x.shape[-1])
         return Moments.of(x2[_seeded_choice(len(x2), self.rows, self.seed)])
+
+
+@dataclass(frozen=True)
+class ChannelMaxReducer:
+    """The maximum of each channel (axis 1) over the batch: one ReduceMax in the graph."""
+
+    per_image: Shape
+
+    def add_nodes(self, g: Graph, tensor: str) -> list[str]:
+        axes = [0, *range(2, len(self.per_image) + 1)]
+        return [_reduce(g, "ReduceMax", tensor, axes)]
+
+    def from_outputs(self, outs: Sequence[np.ndarray]) -> np.ndarray | None:
+        return outs[0] if np.isfinite(outs[0]).all() else None
+
+    def from_array(self, x: np.ndarray) -> np.ndarray:
+        x = np.where(np.isfinite(x), x, -np.inf).astype(np.float32)
+        return x.max(axis=tuple(a for a in range(x.ndim) if a != 1))
