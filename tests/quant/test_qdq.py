@@ -88,3 +88,30 @@ def test_model_of_only_unsupported_ops_is_left_as_it_was(tmp_path):
     r = quantize(m, out, [np.random.default_rng(0).standard_normal((4, 3, 8, 8)).astype(np.float32)])
     assert r.quantized_nodes == 0
     assert [n.op_type for n in onnx.load(str(out)).graph.node] == ["Sigmoid", "Tanh", "Softmax"]
+
+
+def test_per_tensor_weights_survive_a_dead_channel(tmp_path):
+    # BN folding can leave a channel with all-zero weights; its placeholder scale must not
+    # become the layer's scale (that rounded every other weight to zero)
+    m = onnx.load(str(_dead_channel_convnet(tmp_path)))
+    out = tmp_path / "pt.onnx"
+    data = np.random.default_rng(1).standard_normal((16, 3, 16, 16)).astype(np.float32)
+    quantize(m, out, data, QuantConfig(per_channel=False, rounding="nearest", bias_correction=False))
+    x = np.random.default_rng(5).standard_normal((4, 3, 16, 16)).astype(np.float32)
+    assert cosine(run(out, x), run(m, x)) > 0.98
+
+
+def _dead_channel_convnet(tmp_path):
+    from onnx import numpy_helper
+
+    from tests.conftest import tiny_convnet
+
+    m = tiny_convnet()
+    for t in m.graph.initializer:
+        if t.name in ("wd", "w2"):
+            w = numpy_helper.to_array(t).copy()
+            w[3] = 0.0  # a dead output channel
+            t.CopyFrom(numpy_helper.from_array(w, t.name))
+    p = tmp_path / "dead.onnx"
+    onnx.save(m, p)
+    return p

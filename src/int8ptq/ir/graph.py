@@ -26,6 +26,7 @@ class Graph:
         self.outputs = list(g.output)
         self._value_info = {v.name: v for v in g.value_info}
         self._names = itertools.count()
+        self._taken: set[str] | None = None  # names handed out or seen (see fresh)
         self._dirty = True
         self._producer: dict[str, onnx.NodeProto] = {}
         self._consumers: dict[str, list[onnx.NodeProto]] = {}
@@ -94,14 +95,21 @@ class Graph:
 
     def fresh(self, base: str) -> str:
         """A tensor or node name not used anywhere in the graph yet."""
-        self._index()
+        if self._taken is None:  # every name ever used: a superset stays valid after edits
+            self._taken = set(self.initializers) | {v.name for v in [*self.inputs, *self.outputs]}
+            for n in self.nodes:
+                self._taken.update([n.name, *n.input, *n.output])
         while True:
             name = f"{base}_{next(self._names)}"
-            if name not in self._producer and name not in self._consumers and name not in self.initializers:
+            if name not in self._taken:
+                self._taken.add(name)
                 return name
 
     def add_initializer(self, name: str, value: np.ndarray) -> str:
-        self.initializers[name] = value  # not in the producer/consumer index
+        self.initializers[name] = value
+        if self._taken is not None:
+            self._taken.add(name)
+        self._dirty = True
         return name
 
     # ---- edits ---------------------------------------------------------------------
@@ -122,14 +130,10 @@ class Graph:
             domain=domain,
             **attrs,
         )
+        if self._taken is not None:
+            self._taken.update([node.name, *node.input, *node.output])
         self.nodes.append(node)
-        if not self._dirty:  # keep the index current: appending is common and cheap to track
-            for o in node.output:
-                if o:
-                    self._producer[o] = node
-            for i in node.input:
-                if i:
-                    self._consumers.setdefault(i, []).append(node)
+        self._dirty = True
         return node
 
     def remove_node(self, node: onnx.NodeProto) -> None:
@@ -218,6 +222,7 @@ class Graph:
         g.inputs, g.outputs = [_copy(i) for i in self.inputs], [_copy(o) for o in self.outputs]
         g._value_info = {k: _copy(v) for k, v in self._value_info.items()}
         g._names, g._dirty, g._producer, g._consumers = itertools.count(), True, {}, {}
+        g._taken = None
         return g
 
     # ---- back to ONNX --------------------------------------------------------------

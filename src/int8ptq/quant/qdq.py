@@ -76,7 +76,11 @@ def _quantize_weight(
     w = g.initializers[node.input[slot]].astype(np.float32)
     qmax = opts.guard.qmax(node, w, axis) if opts.guard is not None else np.full(w.shape[axis], 127.0)
     qp = weight_qparams(w, axis, qmax)
-    scale = qp.scale if opts.per_channel else np.full_like(qp.scale, qp.scale.max())
+    if not opts.per_channel:  # one scale from the whole tensor (not the max of per-channel
+        # scales: a dead channel's placeholder scale of 1.0 would zero every weight)
+        scale = np.full_like(qp.scale, weight_qparams(w, None, float(np.min(qmax))).scale)
+    else:
+        scale = qp.scale
     if bias is not None and input_scale is not None and bias.size == scale.size:
         # int32 bias must fit: raise a channel's weight scale when bias / (sx * sw) overflows
         need = np.abs(bias.reshape(-1).astype(np.float64)) / (input_scale * BIAS_LIMIT)
