@@ -93,10 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument(
         "--equalize",
-        choices=["auto", "on", "off"],
-        default="auto",
-        help="cross-layer equalization of Conv->act->Conv pairs (auto: only with --per-tensor, "
-        "where it measurably helps)",
+        action="store_true",
+        help="cross-layer equalization of Conv->act->Conv pairs (off by default: it did not help "
+        "on the real weights measured; see BENCHMARKS.md)",
     )
     q.add_argument(
         "--no-bias-correction",

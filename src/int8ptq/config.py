@@ -14,12 +14,6 @@ class Rounding(str, enum.Enum):
     COMPENSATE = "compensate"  # error-compensating rounding from input statistics (GPTQ)
 
 
-class Equalize(str, enum.Enum):
-    AUTO = "auto"  # with per-tensor weights, where it measurably helps (BENCHMARKS.md)
-    ON = "on"
-    OFF = "off"
-
-
 @dataclass(frozen=True)
 class QuantConfig:
     """How to quantize. The defaults are what `int8ptq quantize` uses."""
@@ -28,7 +22,9 @@ class QuantConfig:
     per_channel: bool = True  # int8 weight scales per output channel
     rounding: Rounding = Rounding.COMPENSATE  # how weights are rounded to int8
     bias_correction: bool = True  # cancel the mean output shift that weight rounding leaves
-    equalize: Equalize = Equalize.AUTO  # cross-layer equalization of Conv -> act -> Conv pairs
+    # cross-layer equalization of Conv -> act -> Conv pairs; off: it did not help on the real
+    # weights measured (BENCHMARKS.md, "Cross-layer equalization")
+    equalize: bool = False
     target_isa: Isa = Isa.AUTO  # the CPU the model will run on (saturation handling)
     calib_images: int | None = None  # use at most this many calibration images
     batch_size: int = 16  # calibration batch size
@@ -43,16 +39,11 @@ class QuantConfig:
         object.__setattr__(self, "method", RangeMethod(self.method))
         object.__setattr__(self, "target_isa", Isa(self.target_isa))
         object.__setattr__(self, "rounding", Rounding(self.rounding))
-        object.__setattr__(self, "equalize", Equalize(self.equalize))
         object.__setattr__(self, "exclude", tuple(self.exclude))
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         if not 50.0 < self.percentile <= 100.0:
             raise ValueError("percentile must be in (50, 100]")
-
-    @property
-    def equalizes(self) -> bool:
-        return self.equalize is Equalize.ON or (self.equalize is Equalize.AUTO and not self.per_channel)
 
 
 @dataclass(frozen=True)

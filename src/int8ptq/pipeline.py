@@ -69,7 +69,7 @@ def prepare_model(proto: onnx.ModelProto, preset: str | None = None) -> Prepared
 def equalize_model(prep: Prepared, data: DataLike, cfg: QuantConfig) -> int:
     """Cross-layer equalization, if `cfg` asks for it; the number of layers rescaled.
     Pairs across a Clip (ReLU6) first need each channel's maximum: one more pass."""
-    if not cfg.equalizes:
+    if not cfg.equalize:
         return 0
     pairs = find_pairs(prep.graph)
     clipped = sorted({p.between for p in pairs if p.act is not None and p.act.op_type == "Clip"})

@@ -88,14 +88,15 @@ def test_clip_pairs_need_channel_maxima_and_respect_the_clip() -> None:
     assert not np.allclose(g.const(first.input[1])[1:], w_first[1:])
 
 
-def test_auto_equalizes_only_per_tensor_weights_and_counts_layers(tmp_path) -> None:  # noqa: ANN001
+def test_equalization_is_opt_in_and_counts_layers(tmp_path) -> None:  # noqa: ANN001
     data = np.random.default_rng(0).standard_normal((8, 3, 16, 16)).astype(np.float32)
     prep = prepare_model(tiny_convnet())
-    assert equalize_model(prep, data, QuantConfig()) == 0  # per-channel: auto is off
+    assert equalize_model(prep, data, QuantConfig()) == 0  # off by default
     prep = prepare_model(tiny_convnet())
-    n = equalize_model(prep, data, QuantConfig(per_channel=False))
+    n = equalize_model(prep, data, QuantConfig(per_channel=False, equalize=True))
     assert n == prep.passes["equalize"] >= 1  # conv1 -relu-> dw (the Clip pair too, with maxima)
-    r = quantize(tiny_convnet(), tmp_path / "q.onnx", data, QuantConfig(per_channel=False))
+    cfg = QuantConfig(per_channel=False, equalize=True)
+    r = quantize(tiny_convnet(), tmp_path / "q.onnx", data, cfg)
     assert r.settings["equalized_layers"] == n
     ref = run(tiny_convnet(), data)
     got = run(str(tmp_path / "q.onnx"), data)
