@@ -24,12 +24,15 @@ DATA = Path(os.environ.get("INT8PTQ_IMAGENET", ROOT.parent / "shared" / "data" /
 MD = ROOT / "BENCHMARKS.md"
 
 
-def load_images(list_file: str, preset: str, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def load_images(
+    list_file: str, preset: str, limit: int | None = None, crop: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     ds = open_dataset(DATA / list_file)
     if limit:
         ds = ds.subset(0, limit)
     xs, ys = [], []
-    for b in ds.batches(50, PRESETS[preset]):
+    p = PRESETS[preset] if crop is None else PRESETS[preset].with_crop(crop)
+    for b in ds.batches(50, p):
         xs.append(b.x)
         ys.append(b.labels)
     return np.concatenate(xs), np.concatenate(ys)

@@ -5,13 +5,14 @@ from int8ptq.zoo.export import param_count
 from int8ptq.zoo.registry import MODELS, get
 
 
-def test_lite0_definition_matches_published_weights_key_for_key():
-    entry = get("efficientnet_lite0")
+@pytest.mark.parametrize("name", ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"])
+def test_lite_definitions_match_published_weights_key_for_key(name: str) -> None:
+    entry = get(name)
     model = entry.build()
     sd = entry.weights()
     assert set(model.state_dict()) == set(sd)
     assert all(model.state_dict()[k].shape == v.shape for k, v in sd.items())
-    assert param_count("efficientnet_lite0") == entry.params
+    assert param_count(name) == entry.params
 
 
 def test_unknown_model_suggests_the_nearest():

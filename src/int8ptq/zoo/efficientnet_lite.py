@@ -1,4 +1,4 @@
-"""EfficientNet-Lite0 (Tan & Le 2019; Lite variant: ReLU6, no squeeze-excite, fixed stem/head).
+"""EfficientNet-Lite0/1/2 (Tan & Le 2019; Lite variant: ReLU6, no squeeze-excite, fixed stem/head).
 
 Parameter names follow the published PyTorch port (`_conv_stem`, `_blocks.N._expand_conv`...)
 so its state_dict loads key for key. Convolutions use TensorFlow "SAME" padding computed from
@@ -14,6 +14,9 @@ import torch.nn.functional as F
 from torch import nn
 
 # (repeats, kernel, stride, expand ratio, in channels, out channels) per stage, as in B0.
+# Lite1/2 scale widths and the repeats of the middle stages; stem, head, first and last
+# stage stay fixed. (width, depth, input size) per variant:
+VARIANTS = {"lite0": (1.0, 1.0, 224), "lite1": (1.0, 1.1, 240), "lite2": (1.1, 1.2, 260)}
 STAGES = [
     (1, 3, 1, 1, 32, 16),
     (2, 3, 2, 6, 16, 24),
@@ -65,17 +68,30 @@ class MBConv(nn.Module):
         return y + x if self.skip else y
 
 
-class EfficientNetLite0(nn.Module):
-    def __init__(self, num_classes: int = 1000) -> None:
+def _filters(c: int, width: float, divisor: int = 8) -> int:
+    """Channels scaled by `width`, rounded to a multiple of 8, never 10% below the target."""
+    if width == 1.0:
+        return c
+    new = max(divisor, int(c * width + divisor / 2) // divisor * divisor)
+    return new + divisor if new < 0.9 * c * width else new
+
+
+class EfficientNetLite(nn.Module):
+    def __init__(self, variant: str = "lite0", num_classes: int = 1000) -> None:
         super().__init__()
+        width, depth, _ = VARIANTS[variant]
         self._conv_stem = SameConv2d(3, 32, 3, 2, bias=False)
         self._bn0 = _bn(32)
         blocks = []
-        for repeats, k, s, e, cin, cout in STAGES:
+        for i, (repeats, k, s, e, cin, cout) in enumerate(STAGES):
+            cin = cin if i == 0 else _filters(cin, width)
+            cout = _filters(cout, width)
+            if 0 < i < len(STAGES) - 1:
+                repeats = math.ceil(repeats * depth)
             for r in range(repeats):
                 blocks.append(MBConv(cin if r == 0 else cout, cout, k, s if r == 0 else 1, e))
         self._blocks = nn.ModuleList(blocks)
-        self._conv_head = SameConv2d(320, 1280, 1, bias=False)
+        self._conv_head = SameConv2d(_filters(320, width), 1280, 1, bias=False)
         self._bn1 = _bn(1280)
         self._dropout = nn.Dropout(0.2)
         self._fc = nn.Linear(1280, num_classes)

@@ -39,7 +39,7 @@ def export(name: str, output: str | os.PathLike[str], random_weights: bool = Fal
                 f"{name}: weights do not match the definition "
                 f"(missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]})"
             )
-    x = torch.zeros(1, 3, 224, 224)
+    x = torch.zeros(1, 3, entry.input_size, entry.input_size)
     out = Path(output)
     with atomic_path(out) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")

