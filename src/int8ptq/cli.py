@@ -231,8 +231,17 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--models", help="comma-separated (default: the seed's seven)")
     rp.add_argument("--out", default="int8ptq-reproduce", help="models, results and table.md go here")
     rp.add_argument("--warmup", type=int, default=100, help="calibration images taken first (default 100)")
-    rp.add_argument("--limit", type=int, metavar="N", help="evaluate N images after the warm-up ones")
-    rp.add_argument("--random-weights", action="store_true", help="offline: speed and structure only")
+    rp.add_argument(
+        "--limit",
+        type=int,
+        metavar="N",
+        help="evaluate N images after the warm-up ones (default: all; 300 with --random-weights)",
+    )
+    rp.add_argument(
+        "--random-weights",
+        action="store_true",
+        help="offline: speed and structure only (top-1 is not meaningful; agreement and cosine are)",
+    )
     rp.add_argument("--threads", type=int, help="threads per session")
     _executor_args(rp)
     _common(rp)

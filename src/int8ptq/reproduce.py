@@ -110,6 +110,9 @@ def run_model(
     )
 
 
+RANDOM_WEIGHTS_IMAGES = 300  # evaluated with random weights, unless `limit` says otherwise
+
+
 def reproduce(
     data: str,
     out: Path,
@@ -127,6 +130,9 @@ def reproduce(
 
     for m in models:
         get(m)  # unknown names fail before any work
+    if random_weights and limit is None:
+        # top-1 means nothing then; agreement and cosine (a structure check) need few images
+        limit = RANDOM_WEIGHTS_IMAGES
     open_dataset(data)
     (out / "results").mkdir(parents=True, exist_ok=True)
     rows = []

@@ -49,6 +49,9 @@ def _seeded_choice(n: int, k: int, seed: int) -> np.ndarray:
     if n <= k:
         return np.arange(n, dtype=np.int64)
     rng = np.random.default_rng([seed, n, k])
+    if n > 64 * k:  # sparse: draw with replacement and drop repeats (no O(n) permutation)
+        picked = np.unique(rng.integers(0, n, 2 * k))
+        return np.sort(rng.permutation(picked)[:k]).astype(np.int64)
     return np.sort(rng.choice(n, k, replace=False)).astype(np.int64)
 
 
@@ -100,7 +103,9 @@ class RangeReducer:
         if self.samples and self.per_image is not None and len(self.per_image) == 3:
             stride = max(1, int(np.ceil(np.sqrt(n / self.samples))))
         object.__setattr__(self, "stride", stride)
-        object.__setattr__(self, "positions", _seeded_choice(n, self.samples, self.seed))
+        spatial = self.per_image is not None and len(self.per_image) == 3
+        positions = _seeded_choice(n, self.samples, self.seed) if not spatial else np.zeros(0, np.int64)
+        object.__setattr__(self, "positions", positions)
 
     @property
     def spatial(self) -> bool:
