@@ -14,6 +14,7 @@ threads: 2
 quantization:
   method: kl
   per_channel: false
+  equalize: true
   exclude: [conv1, Softmax]
 evaluate:
   data: eval.txt
@@ -22,6 +23,7 @@ benchmark:
 """)
     c = load_run_config(p)
     assert c.quantization.method is RangeMethod.KL and c.quantization.exclude == ("conv1", "Softmax")
+    assert c.quantization.equalize is True and c.quantization.per_channel is False
     assert c.evaluate.data == "eval.txt" and c.benchmark.batch_sizes == (1, 8) and c.threads == 2
     with pytest.raises(AttributeError):
         c.quantization.method = "minmax"  # frozen
@@ -33,6 +35,7 @@ benchmark:
         ("model: m\noutput: o\nthreds: 2\n", "did you mean 'threads'"),
         ("model: m\noutput: o\nquantization:\n  method: entropy\n", "not one of"),
         ("model: m\noutput: o\nthreads: two\n", "expected int"),
+        ("model: m\noutput: o\nquantization:\n  equalize: yes please\n", "expected bool"),
         ("output: o\n", "missing required key"),
         ("- a\n- b\n", "mapping"),
         ("model: [unclosed\n", "not valid YAML"),
