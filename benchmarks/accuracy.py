@@ -33,7 +33,7 @@ def main(name: str) -> None:
     calib, _ = common.load_images("calib.txt", entry.preset, crop=entry.input_size)
     x, y = common.load_images("eval.txt", entry.preset, crop=entry.input_size)
     ref = common.predict(common.ort_session(fp32), x)
-    fp32_speed = common.throughput(common.ort_session(fp32), 16)
+    fp32_speed = common.throughput(common.ort_session(fp32), 16, entry.input_size)
     rows = [
         [
             "FP32 (onnxruntime)",
@@ -47,7 +47,7 @@ def main(name: str) -> None:
 
     def add(name: str, qtime: float, run) -> None:  # noqa: ANN001
         s = common.scores(common.predict(run, x), y, ref)
-        ips = common.throughput(run, 16)
+        ips = common.throughput(run, 16, entry.input_size)
         rows.append(
             [
                 name,
@@ -64,7 +64,7 @@ def main(name: str) -> None:
     # the INT8 speed-up against the model as exported comes from these, not from INT8 kernels
     prepared = work / "prepared.onnx"
     save_model(prepare_model(load_model(fp32)).graph.to_model(), prepared)
-    p_speed = common.throughput(common.ort_session(prepared), 16)
+    p_speed = common.throughput(common.ort_session(prepared), 16, entry.input_size)
     rows.append(
         [
             "FP32 after int8ptq's FP32 passes (onnxruntime)",
