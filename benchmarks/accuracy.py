@@ -45,12 +45,12 @@ def main(name: str) -> None:
         ]
     ]
 
-    def add(name: str, qtime: float, run) -> None:  # noqa: ANN001
+    def add(label: str, qtime: float, run) -> None:  # noqa: ANN001
         s = common.scores(common.predict(run, x), y, ref)
         ips = common.throughput(run, 16, entry.input_size)
         rows.append(
             [
-                name,
+                label,
                 f"{100 * s['top1']:.2f}%",
                 f"{100 * s['agreement']:.2f}%",
                 f"{s['cosine']:.4f}",
@@ -80,13 +80,13 @@ def main(name: str) -> None:
     t = common.timed(lambda: quantize(fp32, ours, common.DATA / "calib.txt", QuantConfig()))
     add("**int8ptq, defaults (onnxruntime)**", t, common.ort_session(ours))
     add("**int8ptq, defaults (OpenVINO)**", t, common.ov_session(ours))
-    for best, name in [
+    for best, label in [
         (True, "ORT quantize_static: per-channel, reduce_range, Percentile"),
         (False, "ORT quantize_static: defaults"),
     ]:
         out = work / f"ort_{best}.onnx"
         t = common.timed(lambda out=out, best=best: peers.ort_quantize(fp32, out, calib, best))
-        add(name, t, common.ort_session(out))
+        add(label, t, common.ort_session(out))
     holder = {}
     t = common.timed(lambda: holder.setdefault("m", peers.nncf_quantize(fp32, calib)))
     add("NNCF 3.4 + OpenVINO, preset performance", t, common.ov_session(holder["m"]))
