@@ -97,7 +97,7 @@ def test_interrupt_leaves_best_model_and_report(planted, imagenet, tmp_path):
         "--metric",
         "agreement",
         "--eval-images",
-        "200",
+        "1200",  # 100% agreement on all of them: many trials, so the signal lands mid-run
         "--json",
         str(tmp_path / "t.json"),
     ]
