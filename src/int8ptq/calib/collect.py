@@ -44,8 +44,8 @@ class _Tap:
 
     tensor: str
     observer: Observer
-    reducer: Reducer | None  # None: reduce the whole tensor in numpy
-    outputs: tuple[str, ...]  # empty: a graph input, reduced in numpy
+    reducer: Reducer | None  # None: the observer reduces the whole tensor in numpy
+    outputs: tuple[str, ...]
 
 
 def _reducing_model(
@@ -56,13 +56,10 @@ def _reducing_model(
     taps = []
     for _, (t, obs) in sorted(requests.items()):
         shape = per_image_shape(g, t)
-        if shape is None:
+        if shape is None or t in inputs:  # unknown shape, or the batch itself: numpy
             taps.append(_Tap(t, obs, None, (t,)))
             continue
         reducer = obs.reducer(shape)
-        if t in inputs:  # the batch is already here: reduce it in numpy
-            taps.append(_Tap(t, obs, reducer, ()))
-            continue
         taps.append(_Tap(t, obs, reducer, tuple(reducer.add_nodes(work, t))))
     model = work.to_model()  # still sorted: each reducer's nodes follow the graph's, in order
     _add_outputs(model, [o for tap in taps for o in tap.outputs])
@@ -121,9 +118,6 @@ def _observe(taps: list[_Tap], x: np.ndarray, outs: dict[str, np.ndarray], exact
     for tap in taps:
         if tap.reducer is None:
             tap.observer.update(outs[tap.tensor])
-            continue
-        if not tap.outputs:
-            tap.observer.add(tap.reducer.from_array(x))
             continue
         stat = tap.reducer.from_outputs([outs[o] for o in tap.outputs])
         if stat is None:
