@@ -17,7 +17,7 @@ import numpy as np
 from int8ptq.data import PRESETS, open_dataset
 from int8ptq.eval import metrics
 from int8ptq.eval.bench import time_runner
-from int8ptq.quant.isa import cpu_model, detect_isa, isa_flags
+from int8ptq.runtime.cpu import cpu_info
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("INT8PTQ_IMAGENET", ROOT.parent / "shared" / "data" / "imagenet-val-1300"))
@@ -74,8 +74,9 @@ def machine() -> str:
         ov = openvino.__version__.split("-")[0]
     except ImportError:
         ov = "-"
+    cpu = cpu_info()
     return (
-        f"{cpu_model()}, {os.cpu_count()} cores, ISA {detect_isa().value} ({' '.join(isa_flags())}); "
+        f"{cpu.model}, {os.cpu_count()} cores, ISA {cpu.isa} ({' '.join(cpu.int8_flags)}); "
         f"Python {platform.python_version()}, onnxruntime {onnxruntime.__version__}, OpenVINO {ov}"
     )
 

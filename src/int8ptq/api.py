@@ -13,8 +13,10 @@ from int8ptq.config import QuantConfig
 from int8ptq.data.source import DataLike
 from int8ptq.eval.accuracy import EvalResult, evaluate
 from int8ptq.eval.bench import BenchResult, benchmark
+from int8ptq.eval.target import warn_saturation
 from int8ptq.ir import load_model, save_model
 from int8ptq.pipeline import build, calibrate, equalize_model, prepare_model
+from int8ptq.quant.isa import Isa
 from int8ptq.runtime.base import Backend, Runner, make_runner
 
 __all__ = ["BenchResult", "EvalResult", "QuantResult", "benchmark", "evaluate", "load", "quantize"]
@@ -86,8 +88,15 @@ def quantize(
 
 
 def load(
-    path: str | os.PathLike[str], backend: Backend | str = Backend.ORT, threads: int | None = None
+    path: str | os.PathLike[str],
+    backend: Backend | str = Backend.ORT,
+    threads: int | None = None,
+    *,
+    cpu_isa: Isa | str | None = None,
 ) -> Runner:
-    """Load a model (FP32 or INT8) for inference: the analog of `load_inference_model`."""
-    load_model(path)  # validate first: a clean error instead of a backend's traceback
+    """Load a model (FP32 or INT8) for inference: the analog of `load_inference_model`.
+    Prints one line on stderr when the model's target saturates on this CPU (`cpu_isa`
+    overrides the detected class)."""
+    proto = load_model(path)  # validate first: a clean error instead of a backend's traceback
+    warn_saturation([(str(path), proto)], cpu_isa)
     return make_runner(path, backend, threads)

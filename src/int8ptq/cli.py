@@ -105,8 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument(
         "--target-isa",
         choices=[i.value for i in Isa],
-        default="auto",
-        help="CPU the model is for; avx2/avx512 avoid int16 saturation (default: this CPU)",
+        default=Isa.PORTABLE.value,
+        help="CPUs the model is for: portable (default) is correct on every x86 CPU (AVX2, AVX-512, "
+        "VNNI, AMX); vnni/amx use the full int8 range but saturate on CPUs without VNNI; auto: this CPU",
     )
     q.add_argument("--preset", help=f"preprocessing: {presets}. Default: the model's own, else torchvision")
     q.add_argument("--calib-images", type=int, metavar="N", help="use at most N calibration images")
@@ -175,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--eval-images", type=int, metavar="N", help="evaluate on the first N images")
     t.add_argument("--report", metavar="DIR", help="report folder (default: OUTPUT-tune next to the model)")
     t.add_argument("--preset", help="preprocessing preset (default: the model's own)")
-    t.add_argument("--target-isa", choices=[i.value for i in Isa], default="auto")
+    t.add_argument("--target-isa", choices=[i.value for i in Isa], default=Isa.PORTABLE.value)
     t.add_argument("--threads", type=int)
     t.add_argument(
         "--executor",

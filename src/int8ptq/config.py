@@ -25,7 +25,9 @@ class QuantConfig:
     # cross-layer equalization of Conv -> act -> Conv pairs; off: it did not help on the real
     # weights measured (BENCHMARKS.md, "Cross-layer equalization")
     equalize: bool = False
-    target_isa: Isa = Isa.AUTO  # the CPU the model will run on (saturation handling)
+    # the CPUs the model must run on: portable (every x86 CPU, weights pair-guarded), or one class;
+    # auto: this machine's class
+    target_isa: Isa = Isa.PORTABLE
     calib_images: int | None = None  # use at most this many calibration images
     batch_size: int = 16  # calibration batch size
     percentile: float = 99.999

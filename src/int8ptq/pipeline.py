@@ -29,6 +29,7 @@ from int8ptq.quant.qdq import insert_qdq
 from int8ptq.quant.rounding import CompensatingRounder
 from int8ptq.quant.rules import RULES
 from int8ptq.quant.saturation import guard_for
+from int8ptq.runtime.cpu import cpu_info
 
 
 @dataclass
@@ -142,7 +143,7 @@ def build(
     """The QDQ model for these settings; `prep` is left as it was."""
     opts = RangeOptions(percentile=cfg.percentile)
     ranges = {t: compute_range(stats.ranges[t], cfg.method, opts) for t in plan.activations}
-    isa = resolve(cfg.target_isa)
+    isa = resolve(cfg.target_isa, cpu_info().isa)
     use = cfg.rounding is Rounding.COMPENSATE and stats.weights
     rounder = CompensatingRounder(stats.weights, cfg.bias_correction) if use else None
     g = prep.graph.copy()

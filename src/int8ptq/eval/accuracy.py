@@ -21,7 +21,9 @@ from int8ptq.dist.executors import Executor, run_shards, threads_per_worker
 from int8ptq.dist.work import EvalJob, ShardResult, make_shards, run_batches
 from int8ptq.errors import UserError
 from int8ptq.eval import metrics
+from int8ptq.eval.target import warn_saturation
 from int8ptq.ir import load_model
+from int8ptq.quant.isa import Isa
 from int8ptq.runtime.base import Backend, make_runner, model_bytes
 from int8ptq.util.progress import progress
 
@@ -103,12 +105,16 @@ def evaluate(
     workers: int | None = None,
     cache: str | os.PathLike[str] | None = None,
     first: int = 0,
+    *,
+    cpu_isa: Isa | str | None = None,
 ) -> EvalResult:
     """Top-1/top-5 of each model; agreement, cosine and top-1 drop of the others vs the first.
-    With a path, `first` skips that many images (the warm-up ones) before `limit` are taken."""
+    With a path, `first` skips that many images (the warm-up ones) before `limit` are taken.
+    `cpu_isa` overrides the detected CPU class for the saturation warning."""
     if not models:
         raise UserError("no model given")
     protos = [load_model(m) for m in models]
+    warn_saturation(zip([str(m) for m in models], protos, strict=True), cpu_isa)
     spec = image_input(protos[0])
     pre = preset_for(protos[0], preset, spec)
     ex = executor if isinstance(executor, Executor) else Executor.parse(executor, workers)

@@ -9,9 +9,11 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from int8ptq.data.model_input import image_input
+from int8ptq.eval.target import warn_saturation
 from int8ptq.ir import load_model
-from int8ptq.quant.isa import cpu_model, detect_isa, isa_flags
+from int8ptq.quant.isa import Isa
 from int8ptq.runtime.base import Backend, ModelLike, make_runner
+from int8ptq.runtime.cpu import cpu_info
 
 
 @dataclass(frozen=True)
@@ -64,9 +66,14 @@ def benchmark(
     backends: list[Backend | str] = (Backend.ORT,),
     warmup: int = 3,
     repeat: int = 10,  # type: ignore[assignment]
+    *,
+    cpu_isa: Isa | str | None = None,
 ) -> BenchResult:
-    """Time every model at every (backend, batch, threads); speed-up is vs the first model."""
-    res = BenchResult(cpu_model(), detect_isa().value, isa_flags())
+    """Time every model at every (backend, batch, threads); speed-up is vs the first model.
+    `cpu_isa` overrides the detected CPU class for the saturation warning."""
+    cpu = cpu_info()
+    warn_saturation(((str(m), load_model(m)) for m in models), cpu_isa)
+    res = BenchResult(cpu.model, cpu.isa, cpu.int8_flags)
     for backend in backends:
         for t in threads:
             for b in batches:

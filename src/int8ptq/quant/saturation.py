@@ -99,4 +99,4 @@ def _from_kernel_order(node: onnx.NodeProto, m: np.ndarray, shape: tuple[int, ..
 
 
 def guard_for(isa: Isa) -> PairGuard | None:
-    return PairGuard() if isa.saturates else None
+    return PairGuard() if isa.guarded else None
