@@ -4,7 +4,7 @@ from int8ptq.errors import UserError
 
 __version__ = "0.1.0"
 
-__all__ = ["UserError", "__version__", "evaluate", "load", "quantize"]
+__all__ = ["UserError", "__version__", "benchmark", "compare", "evaluate", "load", "quantize"]
 
 
 def __getattr__(name: str):  # lazy: `import int8ptq` stays cheap for the CLI's --help

@@ -13,13 +13,25 @@ from int8ptq.config import QuantConfig
 from int8ptq.data.source import DataLike
 from int8ptq.eval.accuracy import EvalResult, evaluate
 from int8ptq.eval.bench import BenchResult, benchmark
+from int8ptq.eval.compare import CompareResult
+from int8ptq.eval.compare import compare as _compare
 from int8ptq.eval.target import warn_saturation
 from int8ptq.ir import load_model, save_model
 from int8ptq.pipeline import build, calibrate, equalize_model, prepare_model
 from int8ptq.quant.isa import Isa
 from int8ptq.runtime.base import Backend, Runner, make_runner
 
-__all__ = ["BenchResult", "EvalResult", "QuantResult", "benchmark", "evaluate", "load", "quantize"]
+__all__ = [
+    "BenchResult",
+    "CompareResult",
+    "EvalResult",
+    "QuantResult",
+    "benchmark",
+    "compare",
+    "evaluate",
+    "load",
+    "quantize",
+]
 
 ModelArg = str | os.PathLike[str] | onnx.ModelProto
 
@@ -100,3 +112,18 @@ def load(
     proto = load_model(path)  # validate first: a clean error instead of a backend's traceback
     warn_saturation([(str(path), proto)], cpu_isa)
     return make_runner(path, backend, threads)
+
+
+def compare(
+    fp32: ModelArg,
+    int8: ModelArg,
+    data: DataLike,
+    *,
+    preset: str | None = None,
+    batch_size: int = 16,
+    limit: int | None = 64,
+    threads: int | None = None,
+) -> CompareResult:
+    """Per quantized tensor, how far the INT8 model's values are from FP32's on the same
+    images (SQNR, cosine, max error), worst first: where a model loses its accuracy."""
+    return _compare(fp32, int8, data, preset, batch_size, limit, threads)

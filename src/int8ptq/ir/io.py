@@ -10,7 +10,7 @@ import onnx
 from google.protobuf.message import DecodeError
 
 from int8ptq.errors import UserError
-from int8ptq.util.atomic import atomic_path
+from int8ptq.util.atomic import BeforeRename, atomic_path
 
 MIN_OPSET = 13
 _TWO_GB = 2**31 - 1
@@ -84,8 +84,11 @@ def _check_graph(model: onnx.ModelProto, p: Path) -> None:
         raise UserError(f"{p} is not a valid ONNX model: graph output {missing[0]!r} is never computed")
 
 
-def save_model(model: onnx.ModelProto, path: str | os.PathLike[str]) -> Path:
-    """Write atomically; models over 2 GB go to one external-data file next to the model."""
+def save_model(
+    model: onnx.ModelProto, path: str | os.PathLike[str], before_rename: BeforeRename | None = None
+) -> Path:
+    """Write atomically; models over 2 GB go to one external-data file next to the model.
+    `before_rename` (tests) runs when the model file is complete, just before its rename."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     if proto_size(model) > _TWO_GB - (1 << 20):
@@ -95,7 +98,7 @@ def save_model(model: onnx.ModelProto, path: str | os.PathLike[str]) -> Path:
         # a fresh data file name each time: the old model keeps its old data until the new
         # model (written last) replaces it, so a kill leaves one consistent pair
         data_name = f"{p.name}.{os.urandom(4).hex()}.data"
-        with atomic_path(p) as tmp:
+        with atomic_path(p, before_rename) as tmp:
             with atomic_path(p.parent / data_name) as tmp_data:
                 # onnx writes external data relative to the model file's folder
                 onnx.save_model(
@@ -111,7 +114,7 @@ def save_model(model: onnx.ModelProto, path: str | os.PathLike[str]) -> Path:
             if old.name != data_name:
                 old.unlink(missing_ok=True)
     else:
-        with atomic_path(p) as tmp:
+        with atomic_path(p, before_rename) as tmp:
             tmp.write_bytes(model.SerializeToString(deterministic=True))
     return p
 
