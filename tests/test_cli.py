@@ -1,11 +1,16 @@
 """The CLI as a user runs it: real subprocesses, exit codes, one-line errors, no partial output."""
 
 import json
+import os
 import subprocess
 import sys
 
 import onnx
 import pytest
+
+
+def _pythonpath() -> dict[str, str]:
+    return {"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}
 
 
 def cli(*args, cwd=None):
@@ -14,7 +19,8 @@ def cli(*args, cwd=None):
         capture_output=True,
         text=True,
         cwd=cwd,
-        env={"INT8PTQ_QUIET": "1", "PATH": "/usr/bin:/bin"},
+        # a bare environment, but the caller's PYTHONPATH (a worktree's src) still wins
+        env={"INT8PTQ_QUIET": "1", "PATH": "/usr/bin:/bin", **_pythonpath()},
     )
 
 

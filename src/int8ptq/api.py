@@ -17,6 +17,7 @@ from int8ptq.eval.compare import CompareResult
 from int8ptq.eval.compare import compare as _compare
 from int8ptq.eval.target import warn_saturation
 from int8ptq.ir import load_model, save_model
+from int8ptq.ir.io import UPGRADED_KEY
 from int8ptq.pipeline import build, calibrate, equalize_model, prepare_model
 from int8ptq.quant.isa import Isa
 from int8ptq.runtime.base import Backend, Runner, make_runner
@@ -50,6 +51,7 @@ class QuantResult:
     target_isa: str
     seconds: float
     settings: dict[str, object] = field(default_factory=dict)
+    opset_upgraded: str | None = None  # "11->13" when an older model was upgraded in memory
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -65,7 +67,9 @@ def quantize(
     """Quantize an FP32 ONNX model to a QDQ INT8 model at `output`, calibrating on `calib`."""
     cfg = config or QuantConfig()
     t0 = time.perf_counter()
-    prep = prepare_model(_load(model), cfg.preset)
+    proto = _load(model)
+    upgraded = next((p.value for p in proto.metadata_props if p.key == UPGRADED_KEY), None)
+    prep = prepare_model(proto, cfg.preset)
     equalize_model(prep, calib, cfg)
     plan = prep.plan(cfg.exclude)
     stats = calibrate(prep, calib, cfg, plan)
@@ -96,6 +100,7 @@ def quantize(
             "bias_correction": cfg.bias_correction,
             "equalized_layers": prep.passes.get("equalize", 0),
         },
+        opset_upgraded=upgraded,
     )
 
 

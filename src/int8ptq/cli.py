@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="FP32 ONNX + calibration images -> INT8 QDQ ONNX",
         description="Calibrate MODEL on DATA and write an INT8 QDQ model to OUT.",
     )
-    q.add_argument("model", help="FP32 ONNX model (opset >= 13)")
+    q.add_argument("model", help="FP32 ONNX model (opsets below 13 are upgraded in memory)")
     q.add_argument("-o", "--output", required=True, help="INT8 model to write")
     q.add_argument(
         "--calib",

@@ -34,6 +34,8 @@ def _print_quant(r) -> None:  # noqa: ANN001
         ["target ISA", r.target_isa],
         ["time", f"{r.seconds:.1f} s"],
     ]
+    if r.opset_upgraded:
+        rows.insert(0, ["opset", f"{r.opset_upgraded.replace('->', ' -> ')} (upgraded in memory)"])
     table(f"wrote {r.output}", ["setting", "value"], rows)
     _skipped_line(r.skipped_images)
 

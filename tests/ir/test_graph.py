@@ -1,10 +1,11 @@
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 from int8ptq.errors import UserError
 from int8ptq.ir import Graph, load_model, save_model
+from int8ptq.ir.io import MIN_OPSET, UPGRADED_KEY, default_opset
 from tests.conftest import make_model, run, tiny_convnet
 
 
@@ -54,26 +55,47 @@ def test_unnamed_nodes_get_unique_names():
     assert len(set(names)) == len(names) and all(names)
 
 
-def test_load_rejects_missing_garbage_and_old_opset(tmp_path):
+def test_load_rejects_missing_and_garbage(tmp_path):
     with pytest.raises(UserError, match="not found"):
         load_model(tmp_path / "none.onnx")
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"\x00garbage" * 10)
     with pytest.raises(UserError, match="not a valid ONNX model"):
         load_model(bad)
-    old = tmp_path / "old.onnx"
-    onnx.save(
-        make_model(
-            [helper.make_node("Relu", ["x"], ["y"])],
-            [],
-            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
-            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
-            opset=11,
-        ),
-        old,
+
+
+def _old_model(tmp_path, nodes, inits, opset: int):  # noqa: ANN001, ANN202
+    path = tmp_path / f"old{opset}.onnx"
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["a", "b", "c", "d"])
+    onnx.save(make_model(nodes, inits, [x], [y], opset=opset), path)
+    return path
+
+
+def test_old_opset_is_upgraded_in_memory(tmp_path):
+    scales = numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "s")
+    path = _old_model(tmp_path, [helper.make_node("Upsample", ["x", "s"], ["y"])], [scales], 9)
+    m = load_model(path)
+    assert default_opset(m) == MIN_OPSET
+    assert {p.key: p.value for p in m.metadata_props}[UPGRADED_KEY] == f"9->{MIN_OPSET}"
+    assert "Resize" in [n.op_type for n in m.graph.node]  # Upsample was replaced, not kept
+    new = load_model(_old_model(tmp_path, [helper.make_node("Relu", ["x"], ["y"])], [], 17))
+    assert UPGRADED_KEY not in {p.key for p in new.metadata_props}
+
+
+def test_failed_upgrade_names_the_op(tmp_path):
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["s_in"], ["s_out"])],
+        "body",
+        [helper.make_tensor_value_info("s_in", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("s_out", TensorProto.FLOAT, [4])],
     )
-    with pytest.raises(UserError, match="opset 11"):
-        load_model(old)
+    # onnx's converter cannot move a Scan with sequence lengths from opset 8 to 9
+    scan = helper.make_node("Scan", ["lens", "x"], ["y"], body=body, num_scan_inputs=1)
+    lens = numpy_helper.from_array(np.array([3], np.int64), "lens")
+    path = _old_model(tmp_path, [scan], [lens], 8)
+    with pytest.raises(UserError, match=r"cannot upgrade opset 8 to 13: op Scan"):
+        load_model(path)
 
 
 def test_save_is_deterministic(tmp_path):

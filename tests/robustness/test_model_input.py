@@ -1,5 +1,7 @@
 """Hostile or unusual models: clean one-line errors, never a traceback; big models work."""
 
+import json
+
 import numpy as np
 import onnx
 import pytest
@@ -144,3 +146,17 @@ def test_model_without_image_input_or_static_batch_one(tmp_path):
     x = np.random.default_rng(0).standard_normal((5, 3, 16, 16)).astype(np.float32)
     r = quantize(fixed, tmp_path / "b1.onnx", [x[:3], x[3:]])  # re-batched to the static batch of 1
     assert r.calib_images == 5 and r.quantized_nodes > 3
+
+
+def test_opset_11_model_is_upgraded_and_quantized(tmp_path, calib_npy):
+    m = tiny_convnet()
+    m.opset_import[0].version = 11
+    onnx.save(m, tmp_path / "old.onnx")
+    out = tmp_path / "int8.onnx"
+    r = cli("quantize", tmp_path / "old.onnx", "-o", out, "--calib", calib_npy, "--json", tmp_path / "q.json")
+    assert r.returncode == 0, r.stderr
+    assert "11 -> 13 (upgraded in memory)" in r.stdout
+    assert json.loads((tmp_path / "q.json").read_text())["opset_upgraded"] == "11->13"
+    q = onnx.load(out)
+    assert q.opset_import[0].version >= 13
+    assert any(n.op_type == "QuantizeLinear" for n in q.graph.node)

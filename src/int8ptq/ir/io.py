@@ -12,7 +12,8 @@ from google.protobuf.message import DecodeError
 from int8ptq.errors import UserError
 from int8ptq.util.atomic import BeforeRename, atomic_path
 
-MIN_OPSET = 13
+MIN_OPSET = 13  # older models are upgraded in memory to this opset
+UPGRADED_KEY = "int8ptq.opset_upgraded"  # model metadata: "11->13" when the model was upgraded
 _TWO_GB = 2**31 - 1
 
 
@@ -44,9 +45,6 @@ def load_model(path: str | os.PathLike[str]) -> onnx.ModelProto:
     if not model.graph.node and not model.graph.output:
         raise UserError(f"{p} is not a valid ONNX model (empty graph)")
     _check_external_data(model, p.parent)
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
-    if opset < MIN_OPSET:
-        raise UserError(f"{p} uses opset {opset}; int8ptq needs opset >= {MIN_OPSET}")
     _check_graph(model, p)
     try:
         # the checker reads the file itself, so models over 2 GB (external data) work too
@@ -60,10 +58,57 @@ def load_model(path: str | os.PathLike[str]) -> onnx.ModelProto:
         load_external_data_for_model(model, str(p.parent))
     except Exception as e:  # noqa: BLE001 - any failure here is a broken file
         raise UserError(f"cannot read external data of {p}: {e}") from None
+    model = upgrade_opset(model, p.name)
     custom = sorted({f"{n.domain}::{n.op_type}" for n in model.graph.node if n.domain not in ("", "ai.onnx")})
     if custom:
         warnings.warn(f"{p.name}: ops of custom domains stay in FP32: {', '.join(custom[:5])}", stacklevel=2)
     return model
+
+
+def default_opset(model: onnx.ModelProto) -> int:
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+
+
+def upgrade_opset(model: onnx.ModelProto, name: str = "model") -> onnx.ModelProto:
+    """An opset < 13 model converted in memory with onnx.version_converter (noted in its
+    metadata under UPGRADED_KEY); newer models as they are. A failure names the op."""
+    old = default_opset(model)
+    if old >= MIN_OPSET or not model.graph.node:
+        return model
+    from onnx import version_converter
+
+    try:
+        out = version_converter.convert_version(model, MIN_OPSET)
+    except Exception as e:  # noqa: BLE001 - the converter raises bare RuntimeErrors
+        op = _failing_op(model) or (str(e).strip().splitlines() or ["unknown op"])[0][:200]
+        raise UserError(f"{name}: cannot upgrade opset {old} to {MIN_OPSET}: {op}") from None
+    keep = [m for m in out.metadata_props if m.key != UPGRADED_KEY]
+    del out.metadata_props[:]
+    out.metadata_props.extend(keep)
+    out.metadata_props.add(key=UPGRADED_KEY, value=f"{old}->{MIN_OPSET}")
+    return out
+
+
+def _failing_op(model: onnx.ModelProto) -> str | None:
+    """The first op type the converter cannot take alone, as `op Type (node name)`."""
+    from onnx import helper, version_converter
+
+    seen: set[str] = set()
+    infos = {v.name: v for v in [*model.graph.input, *model.graph.value_info]}
+    for n in model.graph.node:
+        if n.op_type in seen or n.domain not in ("", "ai.onnx"):
+            continue
+        seen.add(n.op_type)
+        ins = [infos.get(i) or helper.make_tensor_value_info(i, onnx.TensorProto.FLOAT, None)
+               for i in n.input if i]
+        outs = [helper.make_tensor_value_info(o, onnx.TensorProto.FLOAT, None) for o in n.output if o]
+        g = helper.make_graph([n], "one", ins, outs)
+        one = helper.make_model(g, opset_imports=list(model.opset_import), ir_version=model.ir_version)
+        try:
+            version_converter.convert_version(one, MIN_OPSET)
+        except Exception:  # noqa: BLE001
+            return f"op {n.op_type} (node {n.name or '?'!r})"
+    return None
 
 
 def _check_graph(model: onnx.ModelProto, p: Path) -> None:
