@@ -20,6 +20,7 @@ from int8ptq.ir import load_model, save_model
 from int8ptq.ir.io import UPGRADED_KEY
 from int8ptq.pipeline import build, calibrate, equalize_model, prepare_model
 from int8ptq.quant.isa import Isa
+from int8ptq.quant.qdq import WeightReport
 from int8ptq.runtime.base import Backend, Runner, make_runner
 
 __all__ = [
@@ -52,6 +53,9 @@ class QuantResult:
     seconds: float
     settings: dict[str, object] = field(default_factory=dict)
     opset_upgraded: str | None = None  # "11->13" when an older model was upgraded in memory
+    # layers that kept round-to-nearest / got no bias correction: reason -> layer names
+    rounding_fallbacks: dict[str, list[str]] = field(default_factory=dict)
+    bias_fallbacks: dict[str, list[str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -73,7 +77,8 @@ def quantize(
     equalize_model(prep, calib, cfg)
     plan = prep.plan(cfg.exclude)
     stats = calibrate(prep, calib, cfg, plan)
-    out, isa = build(prep, stats, cfg, plan)
+    report = WeightReport()
+    out, isa = build(prep, stats, cfg, plan, report)
     save_model(out, output)
     planned = set(plan.nodes)
     float_nodes: dict[str, int] = {}
@@ -97,10 +102,13 @@ def quantize(
             "per_channel": cfg.per_channel,
             "preset": prep.preset.name,
             "rounding": cfg.rounding.value,
-            "bias_correction": cfg.bias_correction,
+            "bias_correction": bool(report.bias_corrected),  # what happened, not what was asked
+            "bias_corrected_layers": len(report.bias_corrected),
             "equalized_layers": prep.passes.get("equalize", 0),
         },
         opset_upgraded=upgraded,
+        rounding_fallbacks=report.rounding_fallbacks,
+        bias_fallbacks=report.bias_fallbacks,
     )
 
 

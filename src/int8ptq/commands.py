@@ -36,8 +36,19 @@ def _print_quant(r) -> None:  # noqa: ANN001
     ]
     if r.opset_upgraded:
         rows.insert(0, ["opset", f"{r.opset_upgraded.replace('->', ' -> ')} (upgraded in memory)"])
+    rows += _fallback_rows(r)
     table(f"wrote {r.output}", ["setting", "value"], rows)
     _skipped_line(r.skipped_images)
+
+
+def _fallback_rows(r) -> list[list[str]]:  # noqa: ANN001
+    """Layers that kept nearest rounding / got no bias correction: count per reason."""
+    rows = []
+    fallbacks = (("nearest rounding", r.rounding_fallbacks), ("no bias correction", r.bias_fallbacks))
+    for title, by_reason in fallbacks:
+        for reason, layers in sorted(by_reason.items()):
+            rows.append([title, f"{len(layers)} layer{'s' * (len(layers) != 1)}: {reason}"])
+    return rows
 
 
 def cmd_quantize(a: argparse.Namespace) -> int:

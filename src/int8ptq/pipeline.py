@@ -12,7 +12,7 @@ import onnx
 
 from int8ptq import __version__
 from int8ptq.calib.collect import collect
-from int8ptq.calib.covariance import CovarianceObserver, observer_for
+from int8ptq.calib.covariance import CovarianceObserver, observer_or_reason
 from int8ptq.calib.observers import ChannelMaxObserver, HistogramObserver, MinMaxObserver, Observer
 from int8ptq.calib.ranges import RangeOptions, compute_range
 from int8ptq.config import QuantConfig, Rounding
@@ -25,7 +25,7 @@ from int8ptq.passes import prepare
 from int8ptq.passes.equalize import equalize, find_pairs
 from int8ptq.quant.isa import Isa, resolve
 from int8ptq.quant.plan import QuantPlan, build_plan
-from int8ptq.quant.qdq import insert_qdq
+from int8ptq.quant.qdq import WeightReport, insert_qdq
 from int8ptq.quant.rounding import CompensatingRounder
 from int8ptq.quant.rules import RULES
 from int8ptq.quant.saturation import guard_for
@@ -54,6 +54,7 @@ class Statistics:
     weights: dict[str, CovarianceObserver]  # node -> its input's second moments
     images: int
     skipped: list[str] = field(default_factory=list)
+    no_weights: dict[str, str] = field(default_factory=dict)  # node -> why it has no moments
 
     @property
     def nonfinite(self) -> dict[str, int]:
@@ -89,8 +90,11 @@ def equalize_model(prep: Prepared, data: DataLike, cfg: QuantConfig) -> int:
     return n
 
 
-def _weight_observers(g: Graph, plan: QuantPlan) -> dict[str, tuple[str, CovarianceObserver]]:
-    """node name -> (its input tensor, the observer of that input's second moments)."""
+def _weight_observers(
+    g: Graph, plan: QuantPlan, missing: dict[str, str] | None = None
+) -> dict[str, tuple[str, CovarianceObserver]]:
+    """node name -> (its input tensor, the observer of that input's second moments); nodes
+    that get none are added to `missing` with the reason."""
     out = {}
     planned = set(plan.nodes)
     for n in g.nodes:
@@ -98,8 +102,11 @@ def _weight_observers(g: Graph, plan: QuantPlan) -> dict[str, tuple[str, Covaria
         if n.name not in planned or rule is None or rule.weight is None:
             continue
         w = g.const(n.input[rule.weight])
-        obs = observer_for(n, tuple(w.shape)) if w is not None else None
-        if obs is not None:
+        obs = observer_or_reason(n, tuple(w.shape)) if w is not None else "weight is not a constant"
+        if isinstance(obs, str):
+            if missing is not None:
+                missing[n.name] = obs
+        else:
             out[n.name] = (n.input[0], obs)
     return out
 
@@ -120,7 +127,8 @@ def calibrate(
     ranges: dict[str, MinMaxObserver] = {
         t: HistogramObserver(cfg.bins, exact=exact) if hist else MinMaxObserver() for t in plan.activations
     }
-    weights = _weight_observers(prep.graph, plan) if cov else {}
+    missing: dict[str, str] = {}
+    weights = _weight_observers(prep.graph, plan, missing) if cov else {}
     requests: dict[str, tuple[str, Observer]] = {f"range:{t}": (t, o) for t, o in ranges.items()}
     requests.update({f"weights:{n}": (t, o) for n, (t, o) in weights.items()})
     skipped: list[str] = []
@@ -129,7 +137,7 @@ def calibrate(
     collect(prep.graph, requests, counter, cfg.threads, total)
     if counter.images == 0:
         raise UserError("no calibration images could be read")
-    stats = Statistics(ranges, {n: o for n, (_, o) in weights.items()}, counter.images, skipped)
+    stats = Statistics(ranges, {n: o for n, (_, o) in weights.items()}, counter.images, skipped, missing)
     for t, n in stats.nonfinite.items():
         warnings.warn(
             f"calibration: tensor {t!r} had {n} NaN/Inf values (left out of its range)", stacklevel=2
@@ -138,16 +146,26 @@ def calibrate(
 
 
 def build(
-    prep: Prepared, stats: Statistics, cfg: QuantConfig, plan: QuantPlan
+    prep: Prepared, stats: Statistics, cfg: QuantConfig, plan: QuantPlan, report: WeightReport | None = None
 ) -> tuple[onnx.ModelProto, Isa]:
-    """The QDQ model for these settings; `prep` is left as it was."""
+    """The QDQ model for these settings; `prep` is left as it was. `report` receives the
+    layers that kept plain rounding or got no bias correction, with the reasons."""
     opts = RangeOptions(percentile=cfg.percentile)
     ranges = {t: compute_range(stats.ranges[t], cfg.method, opts) for t in plan.activations}
     isa = resolve(cfg.target_isa, cpu_info().isa)
-    use = cfg.rounding is Rounding.COMPENSATE and stats.weights
-    rounder = CompensatingRounder(stats.weights, cfg.bias_correction) if use else None
+    use = cfg.rounding is Rounding.COMPENSATE
+    rounder = CompensatingRounder(stats.weights, stats.no_weights) if use else None
     g = prep.graph.copy()
-    insert_qdq(g, plan, ranges, guard_for(isa), cfg.per_channel, rounder)
+    insert_qdq(
+        g,
+        plan,
+        ranges,
+        guard_for(isa),
+        cfg.per_channel,
+        rounder,
+        bias_correction=cfg.bias_correction,
+        report=report,
+    )
     out = g.to_model()
     meta = {
         PRESET_KEY: prep.preset.name,

@@ -82,15 +82,15 @@ def test_guard_bounds_every_pair_for_odd_channel_counts():
     w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)  # stem-like: cin = 3
     node = h.make_node("Conv", ["x", "w"], ["y"])
     g = PairGuard()
-    qmax = g.qmax(node, w, 0)
-    q = np.clip(
-        np.rint(w / (np.abs(w).max(axis=(1, 2, 3), keepdims=True) / qmax[:, None, None, None])), -127, 127
-    ).astype(np.int8)
-    q = g.enforce(node, q, 0)
-    m = q.transpose(0, 2, 3, 1).reshape(4, -1).astype(int)
+    qmax = np.full(4, 127.0)  # no narrowing: the rounding alone must keep the bound
+    scale = (np.abs(w).max(axis=(1, 2, 3)) / qmax).astype(np.float32)
+    c = g.constraint(node, w.shape)
+    q = c.round_nearest(w.reshape(4, -1)[:, c.perm], scale, qmax)  # kernel order (kh, kw, cin)
+    m = q.astype(int)
     assert (np.abs(m[:, 0:-1:2]) + np.abs(m[:, 1::2]) <= 128).all()  # MLAS pairs along K
-    per_tap = q.transpose(0, 2, 3, 1).reshape(4, 9, 3).astype(int)
+    per_tap = m.reshape(4, 9, 3)
     assert (np.abs(per_tap[:, :, 0]) + np.abs(per_tap[:, :, 1]) <= 128).all()  # oneDNN pairs
+    assert (np.abs(m) == 127).any()  # the full range is still used where pairs allow
 
 
 def test_isa_detection_reads_flags():

@@ -60,22 +60,32 @@ def observer_for(
     node: onnx.NodeProto, weight_shape: tuple[int, ...], rows: int = ROWS_PER_IMAGE
 ) -> CovarianceObserver | None:
     """The covariance observer a weighted node needs, or None where rounding stays plain."""
+    found = observer_or_reason(node, weight_shape, rows)
+    return found if isinstance(found, CovarianceObserver) else None
+
+
+def observer_or_reason(
+    node: onnx.NodeProto, weight_shape: tuple[int, ...], rows: int = ROWS_PER_IMAGE
+) -> CovarianceObserver | str:
+    """The covariance observer a weighted node needs, or why it gets none."""
     if node.op_type in ("Gemm", "MatMul"):
-        if len(weight_shape) != 2 or (node.op_type == "Gemm" and attr(node, "transA", 0)):
-            return None
+        if len(weight_shape) != 2:
+            return "weight is not a matrix"
+        if node.op_type == "Gemm" and attr(node, "transA", 0):
+            return "transposed input (transA)"
         k = weight_shape[1] if node.op_type == "Gemm" and attr(node, "transB", 0) else weight_shape[0]
-        return CovarianceObserver(None, rows * 16) if k <= MAX_K else None
+        return CovarianceObserver(None, rows * 16) if k <= MAX_K else f"K too large (> {MAX_K})"
     if node.op_type != "Conv" or len(weight_shape) != 4:
-        return None
+        return f"unsupported op ({node.op_type})"
     if attr(node, "auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
-        return None
+        return "auto_pad convolution"
     group = int(attr(node, "group", 1))
     o, cg, kh, kw = weight_shape
     depthwise = group > 1 and cg == 1 and o == group
     if group > 1 and not depthwise:
-        return None
+        return "grouped convolution"
     if not depthwise and cg * kh * kw > MAX_K:
-        return None
+        return f"K too large (> {MAX_K})"
     p = list(attr(node, "pads", [0, 0, 0, 0]))
     geo = PatchGeometry(
         (kh, kw),

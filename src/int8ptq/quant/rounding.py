@@ -4,14 +4,27 @@ Weights are rounded one input column at a time; each column's rounding error is 
 onto the columns not yet rounded, weighted by the inverse input second moments H^-1,
 so the layer's output error ||(W - Q) X|| is minimized rather than each weight's own
 error. Scales are fixed beforehand (per output channel), so the model format is unchanged.
+
+With a pair constraint (saturation.py), columns are rounded in the kernel's reduction
+order (W and H permuted alike) and a column whose pair partner is already rounded is
+limited to what the pair has left; the error that costs is propagated like any other.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.linalg import lapack
 
+from int8ptq.quant.saturation import PairConstraint
+
 DAMP = 0.01  # fraction of the mean diagonal added to H for a stable inverse
+
+# why a layer kept plain rounding, or got no bias correction
+MISSING_STATS = "missing statistics"
+FACTORIZATION = "factorization failure"
+SHAPE_MISMATCH = "statistics do not match the weight"
 
 
 def _inverse_cholesky(h: np.ndarray) -> np.ndarray | None:
@@ -40,8 +53,25 @@ def _inverse_cholesky(h: np.ndarray) -> np.ndarray | None:
 BLOCK = 128  # columns rounded together before the trailing update (lazy batch updates)
 
 
-def round_dense(w: np.ndarray, scale: np.ndarray, qmax: np.ndarray, h: np.ndarray) -> np.ndarray | None:
-    """w: (O, K) float; scale, qmax: (O,); h: (K, K). Returns int8 (O, K) or None."""
+def round_dense(
+    w: np.ndarray, scale: np.ndarray, qmax: np.ndarray, h: np.ndarray, pairs: PairConstraint | None = None
+) -> np.ndarray | None:
+    """w: (O, K) float; scale, qmax: (O,); h: (K, K). Returns int8 (O, K) or None.
+    With `pairs`, every pair keeps |q_a| + |q_b| <= pairs.limit (in natural column order)."""
+    if pairs is not None:
+        p = pairs.perm
+        q = _round_dense(w[:, p], scale, qmax, h[np.ix_(p, p)], pairs.partners, pairs.limit)
+        if q is None:
+            return None
+        out = np.empty_like(q)
+        out[:, p] = q
+        return out
+    return _round_dense(w, scale, qmax, h, None, 0)
+
+
+def _round_dense(
+    w: np.ndarray, scale: np.ndarray, qmax: np.ndarray, h: np.ndarray, partners: np.ndarray | None, limit: int
+) -> np.ndarray | None:
     w = w.astype(np.float32)
     dead = np.diagonal(h) <= 0
     h = h.copy()
@@ -58,7 +88,12 @@ def round_dense(w: np.ndarray, scale: np.ndarray, qmax: np.ndarray, h: np.ndarra
         wb = w[:, b0:b1].copy()
         errs = np.zeros_like(wb)
         for i in range(b1 - b0):
-            col = np.clip(np.rint(wb[:, i : i + 1] / s), -lim, lim)
+            room = lim
+            if partners is not None:
+                for p in partners[b0 + i]:
+                    if p >= 0:
+                        room = np.minimum(room, limit - np.abs(q[:, p : p + 1]))
+            col = np.clip(np.rint(wb[:, i : i + 1] / s), -room, room)
             q[:, b0 + i] = col[:, 0]
             e = (wb[:, i : i + 1] - col * s) / u[b0 + i, b0 + i]
             wb[:, i + 1 :] -= e * u[b0 + i, b0 + i + 1 : b1]
@@ -82,28 +117,55 @@ def round_depthwise(w: np.ndarray, scale: np.ndarray, qmax: np.ndarray, h: np.nd
     return q.astype(np.int8)
 
 
+@dataclass(frozen=True)
+class Rounded:
+    """A layer's int8 weights (O, K), or None with the reason it must keep plain rounding."""
+
+    q: np.ndarray | None
+    reason: str | None = None
+
+
 class CompensatingRounder:
-    """Rounds each layer's weights with its input statistics; also returns the bias change
-    that cancels the mean output shift left by rounding (bias correction, Nagel et al. 2019)."""
+    """Rounds each layer's weights with its input statistics, and computes the bias change
+    that cancels the mean output shift left by the final weights (bias correction, Nagel
+    et al. 2019). `missing`: node -> why it has no statistics (grouped conv, K too large...)."""
 
-    def __init__(self, stats: dict, bias_correction: bool = True) -> None:  # name -> CovarianceObserver
+    def __init__(self, stats: dict, missing: dict[str, str] | None = None) -> None:  # name -> observer
         self.stats = stats
-        self.bias_correction = bias_correction
+        self.missing = missing or {}
 
-    def __call__(
-        self, node: str, w: np.ndarray, scale: np.ndarray, qmax: np.ndarray
-    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def _hessian(self, node: str, w: np.ndarray) -> tuple[np.ndarray | None, str | None]:
         obs = self.stats.get(node)
         h = obs.hessian() if obs is not None else None
         if h is None:
-            return None, None
-        depthwise = h.ndim == 3
-        if depthwise and h.shape[0] != w.shape[0] or h.shape[-1] != w.shape[1]:
-            return None, None
-        q = (round_depthwise if depthwise else round_dense)(w, scale, qmax, h)
-        if q is None or not self.bias_correction:
-            return q, None
-        mean = obs.mean()
+            return None, self.missing.get(node, MISSING_STATS)
+        if (h.ndim == 3 and h.shape[0] != w.shape[0]) or h.shape[-1] != w.shape[1]:
+            return None, SHAPE_MISMATCH
+        return h, None
+
+    def __call__(
+        self,
+        node: str,
+        w: np.ndarray,
+        scale: np.ndarray,
+        qmax: np.ndarray,
+        pairs: PairConstraint | None = None,
+    ) -> Rounded:
+        h, why = self._hessian(node, w)
+        if h is None:
+            return Rounded(None, why)
+        q = round_depthwise(w, scale, qmax, h) if h.ndim == 3 else round_dense(w, scale, qmax, h, pairs)
+        return Rounded(q, None if q is not None else FACTORIZATION)
+
+    def bias_delta(
+        self, node: str, w: np.ndarray, q: np.ndarray, scale: np.ndarray
+    ) -> tuple[np.ndarray | None, str | None]:
+        """The bias change for the final weights q (O, K), or None and why not."""
+        obs = self.stats.get(node)
+        mean = obs.mean() if obs is not None else None
+        if mean is None:
+            return None, self.missing.get(node, MISSING_STATS)
         d = w.astype(np.float64) - q.astype(np.float64) * scale.astype(np.float64)[:, None]
-        delta = (d * mean).sum(axis=1) if depthwise else d @ mean
-        return q, delta
+        if mean.shape[-1] != d.shape[1] or (mean.ndim == 2 and mean.shape[0] != d.shape[0]):
+            return None, SHAPE_MISMATCH
+        return ((d * mean).sum(axis=1) if mean.ndim == 2 else d @ mean), None

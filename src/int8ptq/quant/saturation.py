@@ -6,11 +6,15 @@ saturating int16. Both pair input channels that are adjacent at the same kernel 
 (K ordered kh, kw, cin); with an odd channel count MLAS's pairs also straddle taps. With
 activations up to 255, a pair is safe when |q_a| + |q_b| <= 128 (255 * 128 = 32640).
 
-Only channels with an unsafe pair lose precision, and only as much as that pair needs.
+The guard works in two places: before rounding it narrows a channel's qmax as far as its
+worst float pair needs, and during rounding (`PairConstraint`) it limits each weight whose
+pair partner is already rounded, so the rounding itself compensates the error that costs.
 Depthwise convolutions run in int32 (no pairs) and keep the full range.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import onnx
@@ -21,15 +25,18 @@ from int8ptq.quant.isa import Isa
 PAIR_LIMIT = 128  # 255 * 128 = 32640 <= 32767
 
 
-def _kernel_order(node: onnx.NodeProto, w: np.ndarray, axis: int) -> np.ndarray | None:
-    """Weights as (out channels, K) in the order the kernel reduces, or None (no pairs)."""
-    if node.op_type == "Conv":
-        group = int(attr(node, "group", 1))
-        if group > 1 and w.shape[1] == 1:
-            return None  # depthwise: int32 kernel
-        o, c, kh, kw = w.shape
-        return w.transpose(0, 2, 3, 1).reshape(o, kh * kw * c)  # (kh, kw, cin) per output channel
-    return np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)
+def _is_depthwise(node: onnx.NodeProto, shape: tuple[int, ...]) -> bool:
+    return node.op_type == "Conv" and int(attr(node, "group", 1)) > 1 and shape[1] == 1
+
+
+def kernel_permutation(node: onnx.NodeProto, shape: tuple[int, ...]) -> np.ndarray:
+    """Columns of the weight as (out channels, K) in its natural order (cin, kh, kw for Conv),
+    listed in the order the kernel reduces (kh, kw, cin): kernel column j = natural perm[j]."""
+    if node.op_type == "Conv" and len(shape) == 4:
+        _, c, kh, kw = shape
+        return np.arange(c * kh * kw).reshape(c, kh, kw).transpose(1, 2, 0).reshape(-1)
+    k = int(np.prod(shape)) // max(1, shape[0]) if shape else 0
+    return np.arange(k)
 
 
 def _pairs(k: int, cin: int) -> tuple[np.ndarray, np.ndarray]:
@@ -45,57 +52,73 @@ def _pairs(k: int, cin: int) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(first), np.concatenate(second)
 
 
+@dataclass(frozen=True)
+class PairConstraint:
+    """What the rounding must respect, in kernel order: |q[:, a]| + |q[:, b]| <= limit for
+    every pair (a, b). `partners[j]` lists the pairs' first members of column j (-1: none);
+    a first member always comes before its second, so rounding in kernel order can keep
+    the bound by limiting each column against the partners already rounded."""
+
+    perm: np.ndarray  # kernel column j is natural column perm[j]
+    first: np.ndarray
+    second: np.ndarray
+    limit: int = PAIR_LIMIT
+
+    @property
+    def partners(self) -> np.ndarray:
+        k = len(self.perm)
+        out = np.full((k, 2), -1, np.int64)
+        for a, b in zip(self.first.tolist(), self.second.tolist(), strict=True):
+            slot = 0 if out[b, 0] < 0 else 1
+            out[b, slot] = a
+        return out
+
+    def excess(self, q_kernel: np.ndarray) -> np.ndarray:
+        """(O, pairs) how far each pair is over the bound (<= 0: fine)."""
+        m = np.abs(q_kernel.astype(np.int32))
+        return m[:, self.first] + m[:, self.second] - self.limit
+
+    def round_nearest(self, w_kernel: np.ndarray, scale: np.ndarray, qmax: np.ndarray) -> np.ndarray:
+        """Round to nearest in kernel order; a weight whose partner is rounded already is
+        limited to what the pair has left."""
+        s, lim = scale.astype(np.float32)[:, None], qmax.astype(np.float32)[:, None]
+        q = np.clip(np.rint(w_kernel.astype(np.float32) / s), -lim, lim)
+        partners = self.partners
+        for j in np.nonzero((partners >= 0).any(axis=1))[0]:
+            room = np.full(len(q), float(self.limit))
+            for p in partners[j][partners[j] >= 0]:
+                room = np.minimum(room, self.limit - np.abs(q[:, p]))
+            q[:, j] = np.clip(q[:, j], -room, room)
+        return q.astype(np.int8)
+
+
 class PairGuard:
-    """Limits per-channel weight ranges (before rounding) and enforces the pair bound (after)."""
+    """Narrows per-channel weight ranges before rounding and constrains pairs during it."""
 
-    def _order(self, node: onnx.NodeProto, w: np.ndarray, axis: int) -> tuple[np.ndarray, int] | None:
-        m = _kernel_order(node, w, axis)
-        if m is None or m.shape[1] < 2:
+    def constraint(self, node: onnx.NodeProto, shape: tuple[int, ...]) -> PairConstraint | None:
+        """The pair constraint for a weight of this (out channels first) shape, or None."""
+        if _is_depthwise(node, shape) or len(shape) < 2:
+            return None  # depthwise: int32 kernel
+        perm = kernel_permutation(node, shape)
+        if len(perm) < 2:
             return None
-        cin = w.shape[1] if node.op_type == "Conv" else m.shape[1]
-        return m, cin
+        cin = shape[1] if node.op_type == "Conv" else len(perm)
+        a, b = _pairs(len(perm), cin)
+        return PairConstraint(perm, a, b)
 
-    def qmax(self, node: onnx.NodeProto, w: np.ndarray, axis: int) -> np.ndarray:
-        """Per-channel qmax: 127 where every pair fits, else as much as the worst pair allows."""
-        full = np.full(w.shape[axis], 127.0)
-        found = self._order(node, w, axis)
-        if found is None:
+    def qmax(self, node: onnx.NodeProto, w: np.ndarray) -> np.ndarray:
+        """Per-channel qmax for w as (out channels, ...): 127 where every pair fits, else as
+        much as the worst pair allows."""
+        full = np.full(w.shape[0], 127.0)
+        c = self.constraint(node, w.shape)
+        if c is None:
             return full
-        m, cin = found
-        a, b = _pairs(m.shape[1], cin)
-        mag = np.abs(m.astype(np.float64))
+        mag = np.abs(w.reshape(len(w), -1)[:, c.perm].astype(np.float64))
         amax = mag.max(axis=1)
-        worst = (mag[:, a] + mag[:, b]).max(axis=1)  # the largest pair, in float units
+        worst = (mag[:, c.first] + mag[:, c.second]).max(axis=1)  # the largest pair, float units
         # with scale amax / qmax, the worst pair is worst * qmax / amax <= PAIR_LIMIT - 1 (rounding)
         limit = np.where(worst > 0, (PAIR_LIMIT - 1) * amax / np.maximum(worst, 1e-30), 127.0)
         return np.floor(np.minimum(full, limit))
-
-    def enforce(self, node: onnx.NodeProto, q: np.ndarray, axis: int) -> np.ndarray:
-        """Shrink the larger weight of any pair still over the bound (after rounding)."""
-        found = self._order(node, q, axis)
-        if found is None:
-            return q
-        m, cin = found
-        m = m.astype(np.int32).copy()
-        a, b = _pairs(m.shape[1], cin)
-        for _ in range(4):  # overlapping pairs (odd cin) may need a second look
-            over = np.abs(m[:, a]) + np.abs(m[:, b]) - PAIR_LIMIT
-            if (over <= 0).all():
-                break
-            rows, cols = np.nonzero(over > 0)
-            ia, ib = a[cols], b[cols]
-            big = np.where(np.abs(m[rows, ia]) >= np.abs(m[rows, ib]), ia, ib)
-            m[rows, big] -= np.sign(m[rows, big]) * over[rows, cols]
-        return _from_kernel_order(node, m.astype(np.int8), q.shape, axis)
-
-
-def _from_kernel_order(node: onnx.NodeProto, m: np.ndarray, shape: tuple[int, ...], axis: int) -> np.ndarray:
-    if node.op_type == "Conv":
-        o, c, kh, kw = shape
-        return m.reshape(o, kh, kw, c).transpose(0, 3, 1, 2)
-    moved = list(shape)
-    moved.insert(0, moved.pop(axis))
-    return np.moveaxis(m.reshape(moved), 0, axis)
 
 
 def guard_for(isa: Isa) -> PairGuard | None:
