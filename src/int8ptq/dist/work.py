@@ -8,10 +8,11 @@ import hashlib
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from int8ptq.data.dataset import Batch, open_dataset
+from int8ptq.data.dataset import Batch, Dataset, open_dataset
 from int8ptq.data.model_input import InputSpec
 from int8ptq.data.presets import PRESETS
 from int8ptq.eval.metrics import TOPK, cosine, top_classes
@@ -30,19 +31,60 @@ class EvalJob:
     batch_size: int
     backend: str = "ort"
     threads: int | None = None
+    data_key: str = ""  # data_fingerprint() of `data`: its content, not only its name
+    limit: int | None = None
 
     @functools.cached_property
     def model_keys(self) -> tuple[str, ...]:
-        return tuple(hashlib.sha256(m if isinstance(m, bytes) else m.encode()).hexdigest() for m in self.models)
+        return tuple(_model_key(m) for m in self.models)
 
     @property
     def key(self) -> str:
-        """Identifies the job's results: same models, data and settings -> same key."""
+        """Identifies the job's results: any change to what decides a result (model bytes,
+        data, pixel settings, backend, batch size, limit, threads) gives another key."""
         h = hashlib.sha256()
         for k in self.model_keys:
             h.update(k.encode())
-        h.update(f"{os.path.abspath(self.data)}|{self.preset}|{self.crop}|{self.layout}|{self.batch_size}".encode())
+        pixels = repr(PRESETS[self.preset].with_crop(self.crop)) if self.preset in PRESETS else self.preset
+        fields = [os.path.abspath(self.data), self.data_key, pixels, self.layout, self.batch_size]
+        fields += [self.backend, self.threads, self.limit]
+        h.update("|".join(str(f) for f in fields).encode())
         return h.hexdigest()[:32]
+
+
+def _model_key(m: bytes | str) -> str:
+    """A model's content hash (a path: its file and external data files' bytes)."""
+    if isinstance(m, bytes):
+        return hashlib.sha256(m).hexdigest()
+    h = hashlib.sha256()
+    p = Path(m)
+    for f in [p, *sorted(p.parent.glob(f"{p.name}.*.data"))]:
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 24), b""):  # noqa: B023
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def data_fingerprint(ds: Dataset) -> str:
+    """What the data is: a list file's content, every image's name, size and modification
+    time with its label, or the arrays' bytes."""
+    h = hashlib.sha256()
+    src = Path(ds.source)
+    if ds.arrays is not None:
+        arr = np.ascontiguousarray(ds.arrays)
+        h.update(f"{arr.shape}|{arr.dtype}|{list(ds.labels)}".encode())
+        h.update(memoryview(arr).cast("B"))
+        return h.hexdigest()
+    if src.is_file():
+        h.update(src.read_bytes())
+    for i, f in enumerate(ds.files):
+        label = ds.labels[i] if i < len(ds.labels) else -1
+        try:
+            st = f.stat()
+            h.update(f"{f}|{st.st_size}|{st.st_mtime_ns}|{label}\n".encode())
+        except OSError:
+            h.update(f"{f}|missing|{label}\n".encode())
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,10 @@ from int8ptq.data.dataset import open_dataset
 from int8ptq.data.model_input import image_input, preset_for
 from int8ptq.data.source import DataLike, iter_batches
 from int8ptq.dist.executors import Executor, run_shards, threads_per_worker
-from int8ptq.dist.work import EvalJob, ShardResult, make_shards, run_batches
+from int8ptq.dist.work import EvalJob, ShardResult, data_fingerprint, make_shards, run_batches
 from int8ptq.errors import UserError
 from int8ptq.eval import metrics
+from int8ptq.eval.bench import fastest_backend
 from int8ptq.eval.target import warn_saturation
 from int8ptq.ir import load_model
 from int8ptq.quant.isa import Isa
@@ -120,6 +121,8 @@ def evaluate(
     ex = executor if isinstance(executor, Executor) else Executor.parse(executor, workers)
     bs = spec.batch or batch_size
     if isinstance(data, (str, os.PathLike)):
+        if Backend(backend) is Backend.AUTO:  # one concrete backend: it is part of the cache key
+            backend = fastest_backend(models[0], threads)
         ds = open_dataset(data)
         n = max(0, len(ds) - first) if limit is None else max(0, min(limit, len(ds) - first))
         job = EvalJob(
@@ -131,6 +134,8 @@ def evaluate(
             bs,
             str(Backend(backend).value),
             threads_per_worker(ex, threads),
+            data_fingerprint(ds),
+            limit,
         )
         shards = make_shards(n, bs, max(bs, n // (4 * ex.worker_count())), first)
         bar = iter(progress(range(len(shards)), "evaluating", total=len(shards), unit="shard"))
