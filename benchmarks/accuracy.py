@@ -77,7 +77,7 @@ def main(name: str) -> None:
     )
 
     ours = work / "ours.onnx"
-    t = common.timed(lambda: quantize(fp32, ours, common.DATA / "calib.txt", QuantConfig()))
+    t = common.timed(lambda: quantize(fp32, ours, common.DATA / "calib.txt", config=QuantConfig()))
     add("**int8ptq, defaults (onnxruntime)**", t, common.ort_session(ours))
     add("**int8ptq, defaults (OpenVINO)**", t, common.ov_session(ours))
     for best, label in [

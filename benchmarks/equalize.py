@@ -34,7 +34,7 @@ def main() -> None:
         for eq in (False, True):
             cfg = QuantConfig(per_channel=per_channel, equalize=eq)
             t = time.perf_counter()
-            r = quantize(fp32, work / "q.onnx", xc, cfg)
+            r = quantize(fp32, work / "q.onnx", xc, config=cfg)
             t = time.perf_counter() - t
             s = common.scores(common.predict(OrtRunner(work / "q.onnx").run, xe), ye, ref)
             rows.append(

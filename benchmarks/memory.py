@@ -49,7 +49,7 @@ def main() -> None:
         real = name == "efficientnet_lite0"
         fp32 = common.export_zoo(name, w / f"{name}.onnx", random_weights=not real)
         int8 = w / f"{name}.int8.onnx"
-        quantize(fp32, int8, common.DATA / "calib.txt", QuantConfig(calib_images=16))
+        quantize(fp32, int8, common.DATA / "calib.txt", config=QuantConfig(calib_images=16))
         for backend in ("ort", "openvino"):
             f, q = peak_mb(fp32, backend), peak_mb(int8, backend)
             rows.append(

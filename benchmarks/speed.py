@@ -39,7 +39,7 @@ def run_model(name: str, work: Path, repeat: int) -> list[list[str]]:
     times: dict[str, float] = {}
     ours = work / f"{name}.int8.onnx"
     times["int8ptq (onnxruntime)"] = common.timed(
-        lambda: quantize(fp32, ours, common.DATA / "calib.txt", QuantConfig(calib_images=n_calib))
+        lambda: quantize(fp32, ours, common.DATA / "calib.txt", config=QuantConfig(calib_images=n_calib))
     )
     configs["**int8ptq (onnxruntime)**"] = ("ort", ours)
     configs["**int8ptq (OpenVINO)**"] = ("ov", ours)

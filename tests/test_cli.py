@@ -50,7 +50,7 @@ def test_quantize_evaluate_benchmark_json(convnet_path, calib_npy, tmp_path):
         "benchmark",
         convnet_path,
         out,
-        "--batch",
+        "--batch-size",
         "1,4",
         "--threads",
         "1",
@@ -141,3 +141,103 @@ def test_help_explains_commands():
         assert cmd in r.stdout
     r = cli("quantize", "--help")
     assert "--calib" in r.stdout and "efficientnet-lite" in r.stdout
+
+
+def _all_parsers():
+    import argparse
+
+    from int8ptq.cli import build_parser
+
+    todo, seen = [build_parser()], []
+    while todo:
+        p = todo.pop()
+        seen.append(p)
+        for a in p._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                todo.extend(a.choices.values())
+    return seen
+
+
+def test_every_option_has_help_and_a_shown_default_and_every_command_examples():
+    import argparse
+
+    from int8ptq.cli.options import Formatter
+
+    parsers = _all_parsers()
+    assert len(parsers) >= 12  # int8ptq, nine commands, zoo list and export
+    for p in parsers:
+        assert "examples:" in (p.epilog or ""), p.prog
+        fmt = Formatter(p.prog)
+        for a in p._actions:
+            if isinstance(a, (argparse._HelpAction, argparse._VersionAction, argparse._SubParsersAction)):
+                continue
+            if a.help == argparse.SUPPRESS:
+                continue  # a deprecated spelling
+            text = fmt._get_help_string(a)
+            assert a.help, (p.prog, a.dest)
+            assert not a.option_strings or a.required or "default" in text, (p.prog, a.option_strings)
+
+
+def test_quantize_and_tune_share_every_quantization_option():
+    parsers = {p.prog: p for p in _all_parsers()}
+
+    def opts(prog):
+        return {s for a in parsers[prog]._actions for s in a.option_strings}
+
+    quantize, tune = opts("int8ptq quantize"), opts("int8ptq tune")
+    assert quantize - {"-o", "--output", "--calib"} <= tune
+    for flag in ("--method", "--exclude", "--per-tensor", "--rounding", "--calib-images", "--preset"):
+        assert flag in tune
+
+
+def test_json_dash_is_stdout_only_and_warnings_go_to_stderr(convnet_path, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    for i in range(3):
+        Image.fromarray(np.full((20, 20, 3), 40 * i, np.uint8)).save(tmp_path / f"{i}.png")
+    (tmp_path / "broken.png").write_bytes(b"not an image")
+    out = tmp_path / "q.onnx"
+    r = cli("quantize", convnet_path, "-o", out, "--calib", tmp_path, "--json", "-", "-v")
+    assert r.returncode == 0, r.stderr
+    q = json.loads(r.stdout)  # stdout is the JSON and nothing else
+    assert q["calib_images"] == 3 and len(q["skipped_images"]) == 1
+    assert "skipped 1 unreadable" in r.stderr and "wrote" in r.stderr  # table and warning on stderr
+    assert "calibrate:" in r.stderr and "build:" in r.stderr  # -v: per-stage timings
+    assert not (tmp_path / "-").exists()
+
+
+def test_quiet_prints_no_table(convnet_path, calib_npy, tmp_path):
+    r = cli("quantize", convnet_path, "-o", tmp_path / "q.onnx", "--calib", calib_npy, "-q")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "" and "wrote" not in r.stderr
+
+
+def test_benchmark_batch_size_list_and_old_spelling(convnet_path, tmp_path):
+    for flag in ("--batch-size", "--batch"):
+        r = cli(
+            "benchmark", convnet_path, flag, "1,2", "--threads", "1", "--repeat", "1", "--json", "-", "-q"
+        )
+        assert r.returncode == 0, r.stderr
+        assert sorted(x["batch"] for x in json.loads(r.stdout)["rows"]) == [1, 2]
+
+
+def test_python_m_int8ptq_runs_a_command(convnet_path, calib_npy, tmp_path):
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "int8ptq",
+            "quantize",
+            convnet_path,
+            "-o",
+            tmp_path / "q.onnx",
+            "--calib",
+            calib_npy,
+        ],
+        capture_output=True,
+        text=True,
+        env={"INT8PTQ_QUIET": "1", "PATH": "/usr/bin:/bin", "PYTHONPATH": os.environ.get("PYTHONPATH", "")},
+    )
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "q.onnx").exists()

@@ -76,10 +76,17 @@ def test_tune_evaluates_trials_on_processes_like_locally(convnet_path, calib_npy
     ev = tmp_path / "eval.npz"
     rng = np.random.default_rng(3)
     np.savez(ev, x=rng.standard_normal((96, 3, 16, 16)).astype(np.float32), y=rng.integers(0, 10, 96))
-    tc = TuneConfig(max_drop=100.0, metric="agreement")
-    local = tune(convnet_path, tmp_path / "a.onnx", calib_npy, ev, QuantConfig(), tc)
+    tc = TuneConfig(max_drop=1.0, metric="agreement")
+    local = tune(convnet_path, tmp_path / "a.onnx", calib_npy, ev, config=QuantConfig(), tcfg=tc)
     procs = tune(
-        convnet_path, tmp_path / "b.onnx", calib_npy, ev, QuantConfig(), tc, executor="processes", workers=2
+        convnet_path,
+        tmp_path / "b.onnx",
+        calib_npy,
+        ev,
+        config=QuantConfig(),
+        tcfg=tc,
+        executor="processes",
+        workers=2,
     )
     assert local.met and procs.met and len(procs.trials) == 1
     assert procs.best.drop == pytest.approx(local.best.drop)

@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -24,7 +25,7 @@ def test_reproduce_prints_the_table_and_resumes(tmp_path, imagenet):
         "--json",
         str(tmp_path / "r.json"),
     ]
-    env = {"INT8PTQ_QUIET": "1", "PATH": "/usr/bin:/bin"}
+    env = {"INT8PTQ_QUIET": "1", "PATH": "/usr/bin:/bin", "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
     r = subprocess.run(args, capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
     assert "mobilenet_v2" in r.stdout and "n/m" in r.stdout

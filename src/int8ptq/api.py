@@ -13,7 +13,7 @@ from int8ptq.config import QuantConfig
 from int8ptq.data.source import DataLike
 from int8ptq.eval.accuracy import EvalResult, evaluate
 from int8ptq.eval.bench import BenchResult, benchmark
-from int8ptq.eval.compare import CompareResult
+from int8ptq.eval.compare import DEFAULT_IMAGES, CompareResult
 from int8ptq.eval.compare import compare as _compare
 from int8ptq.eval.target import warn_saturation
 from int8ptq.ir import load_model, save_model
@@ -22,6 +22,7 @@ from int8ptq.pipeline import build, calibrate, equalize_model, prepare_model
 from int8ptq.quant.isa import Isa
 from int8ptq.quant.qdq import WeightReport
 from int8ptq.runtime.base import Backend, Runner, make_runner
+from int8ptq.util.timing import stage
 
 __all__ = [
     "BenchResult",
@@ -66,7 +67,7 @@ def _load(model: ModelArg) -> onnx.ModelProto:
 
 
 def quantize(
-    model: ModelArg, output: str | os.PathLike[str], calib: DataLike, config: QuantConfig | None = None
+    model: ModelArg, output: str | os.PathLike[str], calib: DataLike, *, config: QuantConfig | None = None
 ) -> QuantResult:
     """Quantize an FP32 ONNX model to a QDQ INT8 model at `output`, calibrating on `calib`."""
     cfg = config or QuantConfig()
@@ -79,7 +80,8 @@ def quantize(
     stats = calibrate(prep, calib, cfg, plan)
     report = WeightReport()
     out, isa = build(prep, stats, cfg, plan, report)
-    save_model(out, output)
+    with stage("save"):
+        save_model(out, output)
     planned = set(plan.nodes)
     float_nodes: dict[str, int] = {}
     for n in out.graph.node:
@@ -134,9 +136,9 @@ def compare(
     *,
     preset: str | None = None,
     batch_size: int = 16,
-    limit: int | None = 64,
+    limit: int | None = DEFAULT_IMAGES,
     threads: int | None = None,
 ) -> CompareResult:
     """Per quantized tensor, how far the INT8 model's values are from FP32's on the same
     images (SQNR, cosine, max error), worst first: where a model loses its accuracy."""
-    return _compare(fp32, int8, data, preset, batch_size, limit, threads)
+    return _compare(fp32, int8, data, preset=preset, batch_size=batch_size, limit=limit, threads=threads)

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass, field
 
 from int8ptq.calib.ranges import RangeMethod
+from int8ptq.errors import UserError
 from int8ptq.quant.isa import Isa
 
 
@@ -48,8 +49,33 @@ class QuantConfig:
             raise ValueError("percentile must be in (50, 100]")
 
 
+class Metric(str, enum.Enum):
+    TOP1 = "top1"  # drop in top-1 accuracy (needs labels)
+    AGREEMENT = "agreement"  # share of images whose top-1 differs from FP32
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    """How `tune` searches. Drops are fractions, as NNCF's `max_drop`: 0.01 is one point."""
+
+    max_drop: float = 0.003  # fraction of the metric (0.003 = 0.3 points of top-1)
+    metric: Metric = Metric.TOP1
+    time_budget: float | None = None  # seconds
+    max_fallback: int = 32  # tensors kept in FP32 at most
+    eval_images: int | None = None  # evaluate on the first N images only
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "metric", Metric(self.metric))
+        if not 0 <= self.max_drop <= 1:
+            raise UserError(
+                f"max_drop is a fraction in [0, 1] (0.01 = one point), got {self.max_drop}"
+            )
+
+
 @dataclass(frozen=True)
 class EvalSection:
+    """Evaluation options; `evaluate()` and the CLI take their defaults from here."""
+
     data: str
     batch_size: int = 16
     limit: int | None = None
@@ -58,19 +84,20 @@ class EvalSection:
 
 @dataclass(frozen=True)
 class BenchSection:
+    """Benchmark options; `benchmark()` and the CLI take their defaults from here."""
+
     batch_sizes: tuple[int, ...] = (1, 16)
     threads: tuple[int, ...] = (2,)
     backend: str = "ort"
+    warmup: int = 3
     repeat: int = 10
 
 
-@dataclass(frozen=True)
-class TuneSection:
+@dataclass(frozen=True, kw_only=True)
+class TuneSection(TuneConfig):
+    """A YAML `tune:` section: the tuning options and the evaluation data."""
+
     eval: str
-    max_drop: float = 0.3
-    metric: str = "top1"
-    time_budget: float | None = None  # seconds
-    eval_images: int | None = None
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ def run_demo(out_dir: Path) -> dict[str, object]:
     export("efficientnet_lite0", fp32)
     q = quantize(fp32, int8, photos)
     ev = evaluate([fp32, int8], photos)
-    bench = benchmark([fp32, int8], [16], [2], ["ort"], warmup=2, repeat=5)
+    bench = benchmark([fp32, int8], batches=[16], threads=[2], backends=["ort"], warmup=2, repeat=5)
     speedup = bench.rows[-1].speedup or 0.0
     table = {
         "FP32 model": f"{fp32} ({q.fp32_bytes / 1e6:.1f} MB)",

@@ -30,6 +30,7 @@ from int8ptq.quant.rounding import CompensatingRounder
 from int8ptq.quant.rules import RULES
 from int8ptq.quant.saturation import guard_for
 from int8ptq.runtime.cpu import cpu_info
+from int8ptq.util.timing import timed
 
 
 @dataclass
@@ -61,6 +62,7 @@ class Statistics:
         return {t: o.nonfinite for t, o in self.ranges.items() if o.nonfinite}
 
 
+@timed("prepare")
 def prepare_model(proto: onnx.ModelProto, preset: str | None = None) -> Prepared:
     spec = image_input(proto)
     g = Graph(proto)
@@ -68,6 +70,7 @@ def prepare_model(proto: onnx.ModelProto, preset: str | None = None) -> Prepared
     return Prepared(g, spec, preset_for(proto, preset, spec), passes, proto.ByteSize())
 
 
+@timed("equalize")
 def equalize_model(prep: Prepared, data: DataLike, cfg: QuantConfig) -> int:
     """Cross-layer equalization, if `cfg` asks for it; the number of layers rescaled.
     Pairs across a Clip (ReLU6) first need each channel's maximum: one more pass."""
@@ -111,6 +114,7 @@ def _weight_observers(
     return out
 
 
+@timed("calibrate")
 def calibrate(
     prep: Prepared,
     data: DataLike,
@@ -145,6 +149,7 @@ def calibrate(
     return stats
 
 
+@timed("build")
 def build(
     prep: Prepared, stats: Statistics, cfg: QuantConfig, plan: QuantPlan, report: WeightReport | None = None
 ) -> tuple[onnx.ModelProto, Isa]:

@@ -64,6 +64,7 @@ def run_model(
     name: str,
     data: str,
     out: Path,
+    *,
     warmup: int,
     random_weights: bool,
     limit: int | None,
@@ -82,7 +83,7 @@ def run_model(
     if len(ds) <= warmup:
         raise UserError(f"{data}: {len(ds)} images; need more than the {warmup} warm-up images")
     t = time.perf_counter()
-    quantize(fp32, int8, ds.subset(0, warmup), QuantConfig(threads=threads))
+    quantize(fp32, int8, ds.subset(0, warmup), config=QuantConfig(threads=threads))
     qsec = time.perf_counter() - t
     ev = evaluate(
         [fp32, int8],
@@ -94,7 +95,7 @@ def run_model(
         cache=cache,
         first=warmup,
     )
-    b = benchmark([fp32, int8], [1], [threads or 2], ["ort"], warmup=2, repeat=10)
+    b = benchmark([fp32, int8], batches=[1], threads=[threads or 2], backends=["ort"], warmup=2, repeat=10)
     f, q = ev.models
     meaningful = not random_weights and f.labelled > 0
     return ModelRow(
@@ -110,6 +111,7 @@ def run_model(
     )
 
 
+WARMUP_IMAGES = 100  # the seed's --warmup_batch_size: calibration images taken first
 RANDOM_WEIGHTS_IMAGES = 300  # evaluated with random weights, unless `limit` says otherwise
 
 
@@ -117,7 +119,8 @@ def reproduce(
     data: str,
     out: Path,
     models: list[str],
-    warmup: int = 100,
+    *,
+    warmup: int = WARMUP_IMAGES,
     random_weights: bool = False,
     limit: int | None = None,
     threads: int | None = None,
@@ -140,7 +143,18 @@ def reproduce(
         path = out / "results" / f"{name}.json"
         row = _load_row(path, random_weights)
         if row is None:
-            row = run_model(name, data, out, warmup, random_weights, limit, threads, executor, workers, cache)
+            row = run_model(
+                name,
+                data,
+                out,
+                warmup=warmup,
+                random_weights=random_weights,
+                limit=limit,
+                threads=threads,
+                executor=executor,
+                workers=workers,
+                cache=cache,
+            )
             write_text(path, json.dumps(asdict(row), indent=2))
         rows.append(row)
     write_text(out / "table.md", table_markdown(rows))

@@ -12,7 +12,6 @@ report rewritten, so Ctrl-C or the time budget at any moment leaves a valid mode
 from __future__ import annotations
 
 import dataclasses
-import enum
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ import numpy as np
 import onnx
 
 from int8ptq.calib.ranges import RangeMethod
-from int8ptq.config import QuantConfig
+from int8ptq.config import Metric, QuantConfig, TuneConfig
 from int8ptq.data.source import DataLike, iter_batches
 from int8ptq.dist.executors import Executor, run_shards, threads_per_worker
 from int8ptq.dist.work import EvalJob, make_shards
@@ -34,32 +33,13 @@ from int8ptq.pipeline import Prepared, build, calibrate, equalize_model, prepare
 from int8ptq.runtime.ort import OrtRunner
 
 
-class Metric(str, enum.Enum):
-    TOP1 = "top1"  # drop in top-1 accuracy (needs labels)
-    AGREEMENT = "agreement"  # share of images whose top-1 differs from FP32
-
-
-@dataclass(frozen=True)
-class TuneConfig:
-    max_drop: float = 0.3  # percentage points
-    metric: Metric = Metric.TOP1
-    time_budget: float | None = None  # seconds
-    max_fallback: int = 32  # tensors kept in FP32 at most
-    eval_images: int | None = None  # evaluate on the first N images only
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "metric", Metric(self.metric))
-        if self.max_drop < 0:
-            raise UserError("--max-drop must not be negative")
-
-
 @dataclass
 class Trial:
     index: int
     name: str
     method: str
     fallback: list[str]  # nodes kept in FP32
-    drop: float | None  # percentage points (None: stopped early, cannot meet the budget)
+    drop: float | None  # a fraction, as max_drop (None: stopped early, cannot meet the budget)
     images_per_s: float
     seconds: float
     met: bool
@@ -108,7 +88,7 @@ class _EvalSet:
         threads: int | None,
         deadline: float | None,
     ) -> tuple[float | None, float]:
-        """(drop in points or None if it provably exceeds max_drop, INT8 images/s)."""
+        """(drop as a fraction or None if it provably exceeds max_drop, INT8 images/s)."""
         runner = OrtRunner(model, threads)
         n, lab = len(self.x), int(self.labelled.sum())
         if metric is Metric.TOP1 and lab == 0:
@@ -126,15 +106,15 @@ class _EvalSet:
             correct += int((top == self.y[i : i + 32])[m].sum())
             seen = min(i + 32, n)
             if metric is Metric.AGREEMENT:
-                lower = 100.0 * bad / n
+                lower = bad / n
             else:  # even if every remaining image were right
                 remaining = int(self.labelled[seen:].sum())
-                lower = 100.0 * (self.fp32_correct - correct - remaining) / lab
+                lower = (self.fp32_correct - correct - remaining) / lab
             if lower > max_drop:
                 return None, seen / max(spent, 1e-9)
         if metric is Metric.AGREEMENT:
-            return 100.0 * bad / n, n / spent
-        return 100.0 * (self.fp32_correct - correct) / lab, n / spent
+            return bad / n, n / spent
+        return (self.fp32_correct - correct) / lab, n / spent
 
 
 class _ShardedEvalSet:
@@ -184,11 +164,11 @@ class _ShardedEvalSet:
         _, top, sec = self._run(model)
         n, lab = len(top), int(self.labelled.sum())
         if metric is Metric.AGREEMENT:
-            d = 100.0 * float((top != self.ref_top1).sum()) / n
+            d = float((top != self.ref_top1).sum()) / n
         else:
             if lab == 0:
                 raise UserError("--metric top1 needs labelled evaluation data; use --metric agreement")
-            d = 100.0 * (self.fp32_correct - int((top == self.labels)[self.labelled].sum())) / lab
+            d = (self.fp32_correct - int((top == self.labels)[self.labelled].sum())) / lab
         return (d if d <= max_drop else None), n / max(sec, 1e-9)
 
     @property
@@ -205,6 +185,7 @@ def tune(
     output: str | Path,
     calib: DataLike,
     eval_data: DataLike,
+    *,
     config: QuantConfig | None = None,
     tcfg: TuneConfig | None = None,
     report_dir: str | Path | None = None,

@@ -42,11 +42,11 @@ def _draw(res: TuneResult, folder: Path) -> list[str]:
         fig, ax = plt.subplots(figsize=(6, 4))
         ax.scatter(
             [t.images_per_s for t in done],
-            [t.drop for t in done],
+            [100 * t.drop for t in done],
             c=["tab:green" if t.met else "tab:red" for t in done],
         )
         for t in done:
-            ax.annotate(str(t.index), (t.images_per_s, t.drop), fontsize=8)
+            ax.annotate(str(t.index), (t.images_per_s, 100 * t.drop), fontsize=8)
         ax.set_xlabel("INT8 images/s (evaluation run)")
         ax.set_ylabel("drop (percentage points)")
         ax.set_title("trials: green within budget")
@@ -72,7 +72,7 @@ def _save(fig, path: Path) -> str:  # noqa: ANN001
 
 
 def _drop(d: float | None) -> str:
-    return "over budget (stopped early)" if d is None else f"{d:.3f}"
+    return "over budget (stopped early)" if d is None else f"{100 * d:.2f}"
 
 
 def write_report(res: TuneResult, tc: TuneConfig, folder: Path) -> Path:
@@ -82,7 +82,7 @@ def write_report(res: TuneResult, tc: TuneConfig, folder: Path) -> Path:
     lines = [
         "# int8ptq tune report",
         "",
-        f"- budget: drop of at most {tc.max_drop} points of {tc.metric.value}",
+        f"- budget: drop of at most {tc.max_drop} ({100 * tc.max_drop:.2f} points) of {tc.metric.value}",
         f"- result: {'within budget' if res.met else 'budget NOT met; the best model found is kept'}"
         + (f" ({res.stopped})" if res.stopped else ""),
         f"- model: `{res.output}`",

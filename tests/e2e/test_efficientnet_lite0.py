@@ -1,6 +1,7 @@
 """End to end through the CLI on the shared ImageNet subset, with the real Lite0 weights."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ def cli(*args):
         [sys.executable, "-m", "int8ptq.cli", *map(str, args)],
         capture_output=True,
         text=True,
-        env={"INT8PTQ_QUIET": "1", "PATH": "/usr/bin:/bin"},
+        env={"INT8PTQ_QUIET": "1", "PATH": "/usr/bin:/bin", "PYTHONPATH": os.environ.get("PYTHONPATH", "")},
     )
 
 

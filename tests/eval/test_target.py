@@ -17,7 +17,7 @@ def models(convnet_path, calib_npy, tmp_path):
     out = {}
     for target in ("portable", "vnni"):
         p = tmp_path / f"{target}.onnx"
-        quantize(convnet_path, p, calib_npy, QuantConfig(target_isa=target))
+        quantize(convnet_path, p, calib_npy, config=QuantConfig(target_isa=target))
         out[target] = p
     return out
 
@@ -56,8 +56,10 @@ def test_evaluate_and_benchmark_warn_for_the_saturating_model_only(models, convn
     evaluate([convnet_path, models["portable"], models["vnni"]], [x], cpu_isa="avx512")
     lines = _lines(capfd.readouterr().err)
     assert len(lines) == 1 and str(models["vnni"]) in lines[0] and "avx512" in lines[0]
-    benchmark([models["vnni"]], [1], [1], ["ort"], 0, 1, cpu_isa="avx2")
+    benchmark(
+        [models["vnni"]], batches=[1], threads=[1], backends=["ort"], warmup=0, repeat=1, cpu_isa="avx2"
+    )
     lines = _lines(capfd.readouterr().err)
     assert len(lines) == 1 and "vnni" in lines[0] and "avx2" in lines[0]
-    benchmark([models["vnni"]], [1], [1], ["ort"], 0, 1, cpu_isa="amx")
+    benchmark([models["vnni"]], batches=[1], threads=[1], backends=["ort"], warmup=0, repeat=1, cpu_isa="amx")
     assert _lines(capfd.readouterr().err) == []

@@ -96,7 +96,7 @@ def test_equalization_is_opt_in_and_counts_layers(tmp_path) -> None:  # noqa: AN
     n = equalize_model(prep, data, QuantConfig(per_channel=False, equalize=True))
     assert n == prep.passes["equalize"] >= 1  # conv1 -relu-> dw (the Clip pair too, with maxima)
     cfg = QuantConfig(per_channel=False, equalize=True)
-    r = quantize(tiny_convnet(), tmp_path / "q.onnx", data, cfg)
+    r = quantize(tiny_convnet(), tmp_path / "q.onnx", data, config=cfg)
     assert r.settings["equalized_layers"] == n
     ref = run(tiny_convnet(), data)
     got = run(str(tmp_path / "q.onnx"), data)

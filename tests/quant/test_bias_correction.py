@@ -83,10 +83,10 @@ def test_fallbacks_are_reported_with_their_reasons(tmp_path):
     assert r["bias_fallbacks"] == {"grouped convolution": ["grouped"], "the op has no bias input": ["mm"]}
     assert r["settings"]["bias_correction"] is True and r["settings"]["bias_corrected_layers"] == 1
 
-    near = quantize(src, out, calib, QuantConfig(rounding="nearest"))
+    near = quantize(src, out, calib, config=QuantConfig(rounding="nearest"))
     assert near.rounding_fallbacks == {}  # nearest was asked for: nothing fell back
     assert near.settings["bias_correction"] is False  # no statistics: nothing was corrected
     assert sorted(sum(near.bias_fallbacks.values(), [])) == ["big", "grouped", "mm"]
-    off = quantize(src, out, calib, QuantConfig(bias_correction=False))
+    off = quantize(src, out, calib, config=QuantConfig(bias_correction=False))
     assert off.settings["bias_correction"] is False
     assert off.bias_fallbacks == {"disabled by the user": ["grouped", "big", "mm"]}

@@ -37,7 +37,7 @@ def test_per_tensor_and_every_method_produce_valid_models(convnet_path, calib_np
     x = np.random.default_rng(5).standard_normal((4, 3, 16, 16)).astype(np.float32)
     for i, method in enumerate(["minmax", "percentile", "mse", "kl", "auto"]):
         out = tmp_path / f"m{i}.onnx"
-        quantize(convnet_path, out, calib_npy, QuantConfig(method=method, per_channel=i % 2 == 0))
+        quantize(convnet_path, out, calib_npy, config=QuantConfig(method=method, per_channel=i % 2 == 0))
         assert cosine(run(out, x), run(convnet_path, x)) > 0.98, method
 
 
@@ -60,7 +60,7 @@ def test_identical_inputs_give_byte_identical_models(convnet_path, calib_npy, tm
 
 def test_excluded_node_stays_float(convnet_path, calib_npy, tmp_path):
     out = tmp_path / "int8.onnx"
-    quantize(convnet_path, out, calib_npy, QuantConfig(exclude=("pw",)))
+    quantize(convnet_path, out, calib_npy, config=QuantConfig(exclude=("pw",)))
     m = onnx.load(str(out))
     pw = next(n for n in m.graph.node if n.name == "pw")
     assert all(not i.endswith("_dequantized_0") or "w2" not in i for i in pw.input)
@@ -96,7 +96,7 @@ def test_per_tensor_weights_survive_a_dead_channel(tmp_path):
     m = onnx.load(str(_dead_channel_convnet(tmp_path)))
     out = tmp_path / "pt.onnx"
     data = np.random.default_rng(1).standard_normal((16, 3, 16, 16)).astype(np.float32)
-    quantize(m, out, data, QuantConfig(per_channel=False, rounding="nearest", bias_correction=False))
+    quantize(m, out, data, config=QuantConfig(per_channel=False, rounding="nearest", bias_correction=False))
     x = np.random.default_rng(5).standard_normal((4, 3, 16, 16)).astype(np.float32)
     assert cosine(run(out, x), run(m, x)) > 0.98
 

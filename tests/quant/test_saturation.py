@@ -61,8 +61,8 @@ def _int8_weights(path) -> np.ndarray:
 def test_naive_model_saturates_ours_does_not(tmp_path):
     p, calib, w = _model(tmp_path)
     naive, ours = tmp_path / "naive.onnx", tmp_path / "ours.onnx"
-    quantize(p, naive, [calib], QuantConfig(target_isa="vnni", rounding="nearest"))
-    quantize(p, ours, [calib], QuantConfig(target_isa="avx2", rounding="nearest"))
+    quantize(p, naive, [calib], config=QuantConfig(target_isa="vnni", rounding="nearest"))
+    quantize(p, ours, [calib], config=QuantConfig(target_isa="avx2", rounding="nearest"))
     qn, qo = _int8_weights(naive), _int8_weights(ours)
     x = worst_input(qn)
     exact = x.astype(np.int64) @ qn.T.astype(np.int64)

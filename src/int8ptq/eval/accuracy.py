@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from int8ptq.config import EvalSection
 from int8ptq.data.dataset import open_dataset
 from int8ptq.data.model_input import image_input, preset_for
 from int8ptq.data.source import DataLike, iter_batches
@@ -27,6 +28,7 @@ from int8ptq.ir import load_model
 from int8ptq.quant.isa import Isa
 from int8ptq.runtime.base import Backend, make_runner, model_bytes
 from int8ptq.util.progress import progress
+from int8ptq.util.timing import timed
 
 
 @dataclass(frozen=True)
@@ -94,19 +96,20 @@ def _shippable(path: str | os.PathLike[str]) -> bytes | str:
     return str(Path(path).resolve()) if external or Path(path).stat().st_size > 2**31 else model_bytes(path)
 
 
+@timed("evaluate")
 def evaluate(
     models: list[str | os.PathLike[str]],
     data: DataLike,
+    *,
     preset: str | None = None,
-    batch_size: int = 16,
+    batch_size: int = EvalSection.batch_size,
     threads: int | None = None,
-    backend: Backend | str = Backend.ORT,
+    backend: Backend | str = EvalSection.backend,
     limit: int | None = None,
     executor: str | Executor = "local",
     workers: int | None = None,
     cache: str | os.PathLike[str] | None = None,
     first: int = 0,
-    *,
     cpu_isa: Isa | str | None = None,
 ) -> EvalResult:
     """Top-1/top-5 of each model; agreement, cosine and top-1 drop of the others vs the first.

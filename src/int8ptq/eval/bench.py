@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from int8ptq.config import BenchSection
 from int8ptq.data.model_input import image_input
 from int8ptq.eval.target import warn_saturation
 from int8ptq.ir import load_model
@@ -61,12 +63,12 @@ def time_runner(run, x: np.ndarray, warmup: int, repeat: int, min_seconds: float
 
 def benchmark(
     models: list[str | os.PathLike[str]],
-    batches: list[int] = (1, 16),
-    threads: list[int] = (2,),  # type: ignore[assignment]
-    backends: list[Backend | str] = (Backend.ORT,),
-    warmup: int = 3,
-    repeat: int = 10,  # type: ignore[assignment]
     *,
+    batches: Sequence[int] = BenchSection.batch_sizes,
+    threads: Sequence[int] = BenchSection.threads,
+    backends: Sequence[Backend | str] = (BenchSection.backend,),
+    warmup: int = BenchSection.warmup,
+    repeat: int = BenchSection.repeat,
     cpu_isa: Isa | str | None = None,
 ) -> BenchResult:
     """Time every model at every (backend, batch, threads); speed-up is vs the first model.

@@ -21,6 +21,9 @@ from int8ptq.ir import Graph, load_model
 from int8ptq.passes import prepare
 from int8ptq.runtime.ort import OrtRunner
 from int8ptq.util.progress import progress
+from int8ptq.util.timing import timed
+
+DEFAULT_IMAGES = 64  # images compared unless told otherwise
 
 
 @dataclass(frozen=True)
@@ -89,13 +92,15 @@ def _quantized_tensors(int8: onnx.ModelProto) -> dict[str, tuple[str, float, int
     return out
 
 
+@timed("compare")
 def compare(
     fp32: str | os.PathLike[str],
     int8: str | os.PathLike[str],
     data: DataLike,
+    *,
     preset: str | None = None,
     batch_size: int = 16,
-    limit: int | None = 64,
+    limit: int | None = DEFAULT_IMAGES,
     threads: int | None = None,
 ) -> CompareResult:
     """SQNR and cosine per quantized tensor, worst SQNR first."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from typing import Any
 
 from rich.console import Console
@@ -11,7 +12,13 @@ from rich.table import Table
 
 from int8ptq.util.atomic import write_text
 
-console = Console()
+console = Console()  # tables for people; the CLI sends it to stderr under `--json -`, mutes it under -q
+err_console = Console(stderr=True)  # warnings: always stderr
+
+
+def warn(message: str) -> None:
+    """A one-line warning on stderr (never stdout, which may carry JSON)."""
+    err_console.print(f"int8ptq: warning: {message}", highlight=False, markup=False)
 
 
 def pct(v: float | None, digits: int = 2) -> str:
@@ -37,4 +44,10 @@ def table(title: str, columns: list[str], rows: list[list[str]]) -> None:
 
 
 def write_json(path: str | os.PathLike[str], data: Any) -> None:
-    write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    """Write JSON to `path` atomically, or to stdout when `path` is "-"."""
+    text = json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
+    if str(path) == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        write_text(path, text)
