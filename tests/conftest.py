@@ -12,14 +12,20 @@ from onnx import TensorProto, helper, numpy_helper
 
 os.environ.setdefault("INT8PTQ_QUIET", "1")
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "imagenet-val-1300"
+# README: INT8PTQ_IMAGENET points the tests at another copy of the 1300-image subset
+SHARED = Path(
+    os.environ.get("INT8PTQ_IMAGENET")
+    or Path(__file__).resolve().parents[1].parent / "shared" / "data" / "imagenet-val-1300"
+)
 
 
 @pytest.fixture(scope="session")
 def imagenet() -> Path:
     """The shared 1300-image subset. Missing data is a failure, never a skip."""
     if not (SHARED / "val.txt").is_file():
-        pytest.fail(f"shared ImageNet subset missing at {SHARED}: the e2e tests need it")
+        pytest.fail(
+            f"shared ImageNet subset missing at {SHARED}: the e2e tests need it (set INT8PTQ_IMAGENET)"
+        )
     return SHARED
 
 

@@ -64,3 +64,33 @@ strategies:
     p.write_text(p.read_text().replace("        warmup_size: 5\n", ""))
     c = load_run_config(p)
     assert (c.model, c.output, c.threads) == ("M.onnx", "OUT/model.onnx", 3)
+
+
+def test_conftest_honours_int8ptq_imagenet(tmp_path):
+    """README: INT8PTQ_IMAGENET points the tests at another copy of the images."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    code = "import tests.conftest as c; print(c.SHARED)"
+    env = {**os.environ, "INT8PTQ_IMAGENET": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == str(tmp_path), out.stderr
+
+
+def test_ruff_lints_every_python_file():
+    """No source folder escapes the linter (ruff's default excludes skip names like dist/)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    folders = [d for d in ("src", "tests", "benchmarks", "examples") if (root / d).is_dir()]
+    assert "for d in src tests benchmarks examples" in (root / "scripts/test").read_text()
+    cmd = [sys.executable, "-m", "ruff", "check", "--show-files", *folders]
+    out = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    linted = {Path(line).resolve() for line in out.stdout.split() if line.endswith(".py")}
+    files = {p.resolve() for d in folders for p in (root / d).rglob("*.py") if "__pycache__" not in p.parts}
+    assert files and files <= linted, sorted(str(p) for p in files - linted)[:5]

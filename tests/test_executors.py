@@ -76,7 +76,7 @@ def test_tune_evaluates_trials_on_processes_like_locally(convnet_path, calib_npy
     ev = tmp_path / "eval.npz"
     rng = np.random.default_rng(3)
     np.savez(ev, x=rng.standard_normal((96, 3, 16, 16)).astype(np.float32), y=rng.integers(0, 10, 96))
-    tc = TuneConfig(max_drop=1.0, metric="agreement")
+    tc = TuneConfig(max_drop=0.0105, metric="agreement")  # one image of 96 may change its top-1
     local = tune(convnet_path, tmp_path / "a.onnx", calib_npy, ev, config=QuantConfig(), tcfg=tc)
     procs = tune(
         convnet_path,
@@ -89,5 +89,5 @@ def test_tune_evaluates_trials_on_processes_like_locally(convnet_path, calib_npy
         workers=2,
     )
     assert local.met and procs.met and len(procs.trials) == 1
-    assert procs.best.drop == pytest.approx(local.best.drop)
+    assert procs.best.drop == pytest.approx(local.best.drop) and local.best.drop <= 0.0105
     assert (tmp_path / "a.onnx").read_bytes() == (tmp_path / "b.onnx").read_bytes()

@@ -63,7 +63,9 @@ def test_excluded_node_stays_float(convnet_path, calib_npy, tmp_path):
     quantize(convnet_path, out, calib_npy, config=QuantConfig(exclude=("pw",)))
     m = onnx.load(str(out))
     pw = next(n for n in m.graph.node if n.name == "pw")
-    assert all(not i.endswith("_dequantized_0") or "w2" not in i for i in pw.input)
+    inits = {t.name: t for t in m.graph.initializer}
+    assert pw.input[1] in inits and inits[pw.input[1]].data_type == onnx.TensorProto.FLOAT  # FP32 weight
+    assert not any(n.output[0] == pw.input[1] for n in m.graph.node)  # no DequantizeLinear feeds it
     assert not any(t.name.startswith("w2_quantized") for t in m.graph.initializer)
 
 

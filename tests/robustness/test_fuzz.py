@@ -6,6 +6,7 @@ import random
 import signal
 
 import numpy as np
+import onnx
 import pytest
 from PIL import Image
 
@@ -13,7 +14,7 @@ from int8ptq.api import quantize
 from int8ptq.data import PRESETS
 from int8ptq.data.dataset import _decode
 from int8ptq.errors import UserError
-from tests.conftest import tiny_convnet
+from tests.conftest import run, tiny_convnet
 from tests.test_cli import cli
 
 
@@ -52,9 +53,22 @@ def test_mutated_models_fail_cleanly_or_work(seed, tmp_path, calib_npy):
         quantize(p, tmp_path / "q.onnx", calib_npy)
     except UserError as e:
         assert str(e) and "\n" not in str(e)
+        assert not (tmp_path / "q.onnx").exists()  # no partial output
+    else:
+        _check_output(p, tmp_path / "q.onnx", calib_npy)
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
+
+
+def _check_output(fp32, int8, calib_npy) -> None:
+    """A mutation the quantizer accepted gives a valid model that runs like its FP32 source."""
+    onnx.checker.check_model(onnx.load(str(int8)))
+    x = np.load(calib_npy, allow_pickle=False)[:4]
+    ref, out = run(fp32, x), run(int8, x)
+    assert out.shape == ref.shape
+    if np.isfinite(ref).all():
+        assert np.isfinite(out).all()
 
 
 def test_mutated_model_on_the_cli_has_no_traceback(tmp_path, calib_npy):
@@ -64,6 +78,10 @@ def test_mutated_model_on_the_cli_has_no_traceback(tmp_path, calib_npy):
         p.write_bytes(_mutate(tiny_convnet().SerializeToString(), rng))
         r = cli("quantize", p, "-o", tmp_path / f"q{i}.onnx", "--calib", calib_npy)
         assert "Traceback" not in r.stderr and r.returncode in (0, 2), r.stderr
+        if r.returncode == 0:
+            _check_output(p, tmp_path / f"q{i}.onnx", calib_npy)
+        else:
+            assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / f"q{i}.onnx").exists()
 
 
 def test_mutated_images_decode_or_skip(tmp_path):

@@ -68,7 +68,9 @@ def _digest(r: ShardResult) -> str:
 
 
 def _save(path: Path, r: ShardResult) -> None:
-    meta = json.dumps({"version": CACHE_VERSION, "index": r.index, "skipped": r.skipped, "sha256": _digest(r)})
+    meta = json.dumps(
+        {"version": CACHE_VERSION, "index": r.index, "skipped": r.skipped, "sha256": _digest(r)}
+    )
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, labels=r.labels, top=r.top, cosine=r.cosine, seconds=r.seconds, meta=np.array(meta))
 
@@ -138,10 +140,16 @@ def _ray(job: EvalJob, todo: list[Shard], ex: Executor, done: Callable[[ShardRes
     started = not ray.is_initialized()
     if started:
         env = {k: v for k, v in os.environ.items() if k.startswith("INT8PTQ_")}
-        kw = {"address": ex.address} if ex.address else {"num_cpus": ex.worker_count(), "include_dashboard": False}
+        kw = (
+            {"address": ex.address}
+            if ex.address
+            else {"num_cpus": ex.worker_count(), "include_dashboard": False}
+        )
         ray.init(**kw, log_to_driver=False, ignore_reinit_error=True, runtime_env={"env_vars": env})
     try:
-        remote = ray.remote(num_cpus=job.threads or 1, max_retries=MAX_ATTEMPTS - 1, retry_exceptions=True)(run_shard)
+        remote = ray.remote(
+            num_cpus=job.threads or 1, max_retries=MAX_ATTEMPTS - 1, retry_exceptions=True
+        )(run_shard)
         job_ref = ray.put(job)  # models go to each node once, not with every shard
         refs = {remote.remote(job_ref, s): s for s in todo}
         while refs:

@@ -18,7 +18,6 @@ from int8ptq.data.presets import PRESETS
 from int8ptq.eval.metrics import TOPK, cosine, top_classes
 
 
-
 @dataclass(frozen=True)
 class EvalJob:
     """Everything a worker needs besides its shard; models travel as bytes, once per worker."""
@@ -142,9 +141,11 @@ def run_batches(runners: list, batches, index: int = 0) -> ShardResult:  # noqa:
         labels.append(b.labels)
     m = len(runners)
     if not labels:
-        return ShardResult(index, np.zeros(0, np.int64), np.zeros((m, 0, TOPK), np.int32), np.zeros((m, 0)), [], secs)
-    return ShardResult(index, np.concatenate(labels), np.stack([np.concatenate(t) for t in tops]),
-                       np.stack([np.concatenate(c) for c in coss]), [], secs)
+        empty = np.zeros((m, 0, TOPK), np.int32)
+        return ShardResult(index, np.zeros(0, np.int64), empty, np.zeros((m, 0)), [], secs)
+    top = np.stack([np.concatenate(t) for t in tops])
+    cos = np.stack([np.concatenate(c) for c in coss])
+    return ShardResult(index, np.concatenate(labels), top, cos, [], secs)
 
 
 def run_shard(job: EvalJob, shard: Shard) -> ShardResult:
@@ -152,9 +153,11 @@ def run_shard(job: EvalJob, shard: Shard) -> ShardResult:
     ds = open_dataset(job.data).subset(shard.start, shard.stop)
     base = PRESETS[job.preset].with_crop(job.crop)
     spec = InputSpec("input", job.layout, None, job.crop)
-    runners = [_runner(m, k, job.backend, job.threads) for m, k in zip(job.models, job.model_keys, strict=True)]
+    pairs = zip(job.models, job.model_keys, strict=True)
+    runners = [_runner(m, k, job.backend, job.threads) for m, k in pairs]
     skipped: list[str] = []
-    batches = (Batch(spec.to_model(b.x), b.labels, b.names) for b in ds.batches(job.batch_size, base, skipped))
+    decoded = ds.batches(job.batch_size, base, skipped)
+    batches = (Batch(spec.to_model(b.x), b.labels, b.names) for b in decoded)
     r = run_batches(runners, batches, shard.index)
     return ShardResult(r.index, r.labels, r.top, r.cosine, skipped, r.seconds)
 
