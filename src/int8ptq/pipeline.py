@@ -16,6 +16,7 @@ from int8ptq.calib.covariance import CovarianceObserver, observer_or_reason
 from int8ptq.calib.observers import ChannelMaxObserver, HistogramObserver, MinMaxObserver, Observer
 from int8ptq.calib.ranges import RangeOptions, compute_range
 from int8ptq.config import QuantConfig, Rounding
+from int8ptq.data.adapters import one_pass
 from int8ptq.data.model_input import PRESET_KEY, InputSpec, image_input, preset_for
 from int8ptq.data.presets import Preset
 from int8ptq.data.source import DataLike, iter_batches
@@ -80,8 +81,11 @@ def equalize_model(prep: Prepared, data: DataLike, cfg: QuantConfig) -> int:
     clipped = sorted({p.between for p in pairs if p.act is not None and p.act.op_type == "Clip"})
     maxima: dict[str, np.ndarray] = {}
     if clipped:
-        if isinstance(data, Iterator):
-            raise UserError("equalization needs the calibration data twice: pass a path, array or callable")
+        if one_pass(data):
+            raise UserError(
+                "equalization needs the calibration data twice: pass a path, arrays, a DataLoader, "
+                "a callable or a reader with rewind()"
+            )
         observers = {t: ChannelMaxObserver() for t in clipped}
         batches, total = iter_batches(data, prep.spec, prep.preset, cfg.batch_size, cfg.calib_images)
         collect(
