@@ -1,111 +1,97 @@
-"""A real-weights model from the zoo: this project against the peers, one run.
+"""Accuracy of int8ptq and its peers, every tool quantizing the same FP32 graph.
 
-Calibrate on calib.txt (100 images), evaluate on eval.txt (1200), real INT8 kernels.
-Writes the "Accuracy: EfficientNet-LiteK" section of BENCHMARKS.md. Lite0 is the model
-the issues set the bar on; Lite1 and Lite2 (other weights, sizes and depths) check that
-nothing was tuned to it.
+Steps (each resumable; results are cached per model file in WORK/<model>/):
+1. benchmarks/prepare.py: the prepared FP32 graph and the calibration array;
+2. benchmarks/peers.py: each peer's sweep of settings (in its own environment if need be);
+3. this script: int8ptq's settings (`--ours`), then every model evaluated on eval.txt
+   (1200 images) in every column of benchmarks/columns.py, then the BENCHMARKS.md sections
+   "Accuracy: EfficientNet-LiteK" and "Portable default".
 
-    python benchmarks/accuracy.py [efficientnet_lite0|efficientnet_lite1|efficientnet_lite2]
+    python benchmarks/accuracy.py [efficientnet_lite0,...] [--ours] [--columns ort,ov,ov-avx2,exact]
+
+Accuracy does not depend on the machine's load; the quantize times do, so each records the
+load average it was measured under.
 """
 
 from __future__ import annotations
 
+import argparse
+import datetime
+import json
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import columns  # noqa: E402
 import common  # noqa: E402
-import peers  # noqa: E402
+import prepare  # noqa: E402
+import tables  # noqa: E402
 
-from int8ptq.api import quantize  # noqa: E402
-from int8ptq.config import QuantConfig  # noqa: E402
-from int8ptq.ir import load_model, save_model  # noqa: E402
-from int8ptq.pipeline import prepare_model  # noqa: E402
 from int8ptq.zoo.registry import get  # noqa: E402
 
+# int8ptq's settings: slug -> extra `int8ptq quantize` arguments
+OURS = {"int8ptq-default": [], "int8ptq-vnni": ["--target-isa", "vnni"]}
 
-def main(name: str) -> None:
-    entry = get(name)
-    work = Path(tempfile.mkdtemp(prefix="int8ptq-acc-"))
-    fp32 = common.export_zoo(name, work / "fp32.onnx")
-    calib, _ = common.load_images("calib.txt", entry.preset, crop=entry.input_size)
-    x, y = common.load_images("eval.txt", entry.preset, crop=entry.input_size)
-    ref = common.predict(common.ort_session(fp32), x)
-    fp32_speed = common.throughput(common.ort_session(fp32), 16, entry.input_size)
-    rows = [
-        [
-            "FP32 (onnxruntime)",
-            f"{100 * common.scores(ref, y, None)['top1']:.2f}%",
-            "-",
-            "-",
-            "-",
-            f"{fp32_speed:.1f} img/s (1.00x)",
-        ]
-    ]
 
-    def add(label: str, qtime: float, run) -> None:  # noqa: ANN001
-        s = common.scores(common.predict(run, x), y, ref)
-        ips = common.throughput(run, 16, entry.input_size)
-        rows.append(
-            [
-                label,
-                f"{100 * s['top1']:.2f}%",
-                f"{100 * s['agreement']:.2f}%",
-                f"{s['cosine']:.4f}",
-                f"{qtime:.1f} s",
-                f"{ips:.1f} img/s ({ips / fp32_speed:.2f}x)",
-            ]
-        )
-        print(rows[-1], flush=True)
+def quantize_ours(d: Path) -> None:
+    """int8ptq quantizes prepared.onnx (its FP32 passes then change nothing) through its CLI."""
+    for slug, extra in OURS.items():
+        out, q = d / "models" / f"{slug}.onnx", d / "models" / f"{slug}.quantize.json"
+        load = common.load_average()
+        args = ["quantize", d / "prepared.onnx", "-o", out, "--calib", common.DATA / "calib.txt"]
+        common.int8ptq(*args, *extra, "--json", q)
+        r = json.loads(q.read_text())
+        target = r.get("target_isa", "?")
+        label = "int8ptq defaults" if not extra else "int8ptq " + " ".join(extra)
+        info = {
+            "tool": "int8ptq",
+            "version": common.commit(),
+            "slug": slug,
+            "label": f"{label} (target {target})",
+            "options": {"args": extra, "target_isa": target},
+            "file": out.name,
+            "calib_images": r.get("calib_images"),
+            "seconds": round(float(r["seconds"]), 1),
+            "load_before": round(load, 2),
+            "load_after": round(common.load_average(), 2),
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        }
+        (d / "models" / f"{slug}.json").write_text(json.dumps(info, indent=1))
+        print(f"{d.name}: {info['label']}: {info['seconds']} s", flush=True)
 
-    # the FP32 graph after our preparation passes (constant folding, BN and Pad folding): part of
-    # the INT8 speed-up against the model as exported comes from these, not from INT8 kernels
-    prepared = work / "prepared.onnx"
-    save_model(prepare_model(load_model(fp32)).graph.to_model(), prepared)
-    p_speed = common.throughput(common.ort_session(prepared), 16, entry.input_size)
-    rows.append(
-        [
-            "FP32 after int8ptq's FP32 passes (onnxruntime)",
-            "-",
-            "-",
-            "-",
-            "-",
-            f"{p_speed:.1f} img/s ({p_speed / fp32_speed:.2f}x)",
-        ]
-    )
 
-    ours = work / "ours.onnx"
-    t = common.timed(lambda: quantize(fp32, ours, common.DATA / "calib.txt", config=QuantConfig()))
-    add("**int8ptq, defaults (onnxruntime)**", t, common.ort_session(ours))
-    add("**int8ptq, defaults (OpenVINO)**", t, common.ov_session(ours))
-    for best, label in [
-        (True, "ORT quantize_static: per-channel, reduce_range, Percentile"),
-        (False, "ORT quantize_static: defaults"),
-    ]:
-        out = work / f"ort_{best}.onnx"
-        t = common.timed(lambda out=out, best=best: peers.ort_quantize(fp32, out, calib, best))
-        add(label, t, common.ort_session(out))
-    holder = {}
-    t = common.timed(lambda: holder.setdefault("m", peers.nncf_quantize(fp32, calib)))
-    add("NNCF 3.4 + OpenVINO, preset performance", t, common.ov_session(holder["m"]))
+def evaluate(d: Path, cols: list[str]) -> None:
+    columns.eval_arrays(d)  # once, before the column processes read them
+    for c in cols:
+        columns.spawn(d, c)
 
-    body = (
-        f"Weights: {entry.source}. Calibration: `calib.txt` (100 images); evaluation: `eval.txt` "
-        f"(1200 images), preset {entry.preset} at {entry.input_size}x{entry.input_size}. "
-        "Agreement and cosine are against FP32 logits on the same images. "
-        "Speed: batch 16, 2 threads, median of 10 runs, ratio to FP32 (the model as exported) in the "
-        "same run; the second row is the same FP32 model after int8ptq's graph passes, so the INT8 "
-        "kernels' own share of the speed-up is the ratio of the INT8 rows to it.\n\n"
-    )
-    body += common.md_table(
-        ["configuration", "top-1", "agreement", "cosine", "quantize time", "INT8 speed"], rows
-    )
-    title = "Accuracy: EfficientNet-Lite" + name[-1]
-    cmd = "python benchmarks/accuracy.py" + ("" if name == "efficientnet_lite0" else f" {name}")
-    common.update_section(title, body, cmd)
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("models", nargs="?", default=",".join(prepare.LITES))
+    ap.add_argument("--ours", action="store_true", help="(re)quantize int8ptq's settings first")
+    ap.add_argument("--columns", default=",".join(columns.COLUMNS))
+    ap.add_argument("--no-eval", action="store_true", help="only rewrite BENCHMARKS.md from the cache")
+    a = ap.parse_args()
+    names = a.models.split(",")
+    for n in names:
+        d = prepare.prepare(n)
+        if a.ours:
+            quantize_ours(d)
+        if not a.no_eval:
+            evaluate(d, a.columns.split(","))
+        entry = get(n)
+        lite = n.startswith("efficientnet_lite")
+        title = "Accuracy: EfficientNet-Lite" + n[-1] if lite else f"Accuracy: {n}"
+        body = tables.accuracy_section(d, entry.source, entry.preset, entry.input_size)
+        common.update_section(title, body, f"python benchmarks/accuracy.py {n}")
+    lites = [n for n in prepare.LITES if (common.WORK / n / "results").exists()]
+    if lites:
+        body = tables.portable_section([common.WORK / n for n in lites])
+        cmd = f"python benchmarks/accuracy.py {','.join(lites)} --ours"
+        common.update_section("Portable default", body, cmd)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "efficientnet_lite0")
+    main()

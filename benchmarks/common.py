@@ -22,6 +22,8 @@ from int8ptq.runtime.cpu import cpu_info
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("INT8PTQ_IMAGENET", ROOT.parent / "shared" / "data" / "imagenet-val-1300"))
 MD = ROOT / "BENCHMARKS.md"
+# where prepared graphs, calibration arrays, quantized models and results are kept between runs
+WORK = Path(os.environ.get("INT8PTQ_BENCH_WORK", ROOT / "out" / "bench"))
 
 
 def load_images(
@@ -65,6 +67,31 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - t
 
 
+def isa_line() -> str:
+    """'vnni (avx2 avx512bw avx512_vnni; no amx_int8)': int8ptq's class of this CPU and the
+    INT8 flags that decide it, present and absent."""
+    cpu = cpu_info()
+    missing = [x for x in ("avx512_vnni", "amx_int8") if x not in cpu.flags]
+    tail = f"; no {', '.join(missing)}" if missing else ""
+    return f"{cpu.isa} ({' '.join(cpu.int8_flags)}{tail})"
+
+
+def commit() -> str:
+    """The commit the figures were made with (+ "dirty" if the tree had changes)."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short=10", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no", "--", "src"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return (head or "unknown") + (" (src modified)" if dirty else "")
+
+
 def machine() -> str:
     import onnxruntime
 
@@ -74,18 +101,30 @@ def machine() -> str:
         ov = openvino.__version__.split("-")[0]
     except ImportError:
         ov = "-"
-    cpu = cpu_info()
     return (
-        f"{cpu.model}, {os.cpu_count()} cores, ISA {cpu.isa} ({' '.join(cpu.int8_flags)}); "
-        f"Python {platform.python_version()}, onnxruntime {onnxruntime.__version__}, OpenVINO {ov}"
+        f"{cpu_info().model}, {os.cpu_count()} cores; Python {platform.python_version()}, "
+        f"onnxruntime {onnxruntime.__version__}, OpenVINO {ov}"
     )
 
 
-def update_section(name: str, body: str, command: str) -> None:
+def load_average() -> float:
+    return os.getloadavg()[0]
+
+
+def require_quiet(limit: float = 1.0, force: bool = False) -> None:
+    """Timings are meaningless on a busy machine: refuse to time unless the 1-minute load
+    average is below `limit` (or `force`)."""
+    load = load_average()
+    if load >= limit and not force:
+        sys.exit(f"load average {load:.2f} >= {limit}: timings would be wrong (--force to time anyway)")
+
+
+def update_section(name: str, body: str, command: str, when: str | None = None) -> None:
     """Replace (or add) the section `name` in BENCHMARKS.md."""
+    stamp = when or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     head = (
         f"<!-- {name}:begin -->\n## {name}\n\nCommand: `{command}`  \n"
-        f"Date: {datetime.date.today().isoformat()}  \nMachine: {machine()}\n\n"
+        f"Commit: {commit()}  \nDate: {stamp}  \nMachine: {machine()}  \nISA: {isa_line()}\n\n"
     )
     block = head + body.rstrip() + f"\n<!-- {name}:end -->"
     text = (
@@ -123,8 +162,13 @@ def ov_session(path_or_model, threads: int = 2):  # noqa: ANN001, ANN201
     return lambda x: np.asarray(req.infer({0: x})[out]).copy()
 
 
+def int8ptq(*args: object, quiet: bool = True) -> None:
+    """Run the `int8ptq` command line of the tree being benchmarked."""
+    out = subprocess.DEVNULL if quiet else None
+    subprocess.run([sys.executable, "-m", "int8ptq", *map(str, args)], check=True, stdout=out)
+
+
 def export_zoo(name: str, out: Path, random_weights: bool = False) -> Path:
     if not out.exists():
-        args = [sys.executable, "-m", "int8ptq.cli", "zoo", "export", name, "-o", str(out)]
-        subprocess.run(args + (["--random-weights"] if random_weights else []), check=True)
+        int8ptq("zoo", "export", name, "-o", out, *(["--random-weights"] if random_weights else []))
     return out

@@ -1,108 +1,137 @@
-"""Speed of FP32 and INT8 models: this project against the peers, one run.
+"""Speed of FP32 and INT8 models, every INT8 model made from the same FP32 graph.
 
-Models: ResNet-50, VGG-16, GoogLeNet, MobileNet-V2 (random weights: speed does not depend on
-the values) and EfficientNet-Lite0 (real weights). 2 threads, batch 1 and 16. Every ratio is
-to FP32 on onnxruntime, measured in the same run. Writes the "Speed" section of BENCHMARKS.md.
+Each backend's INT8 models are divided by the same backend's best FP32 graph: the model
+after int8ptq's FP32 passes (`prepared.onnx`), which every tool quantizes. The model as
+exported is shown for reference. Peers: each one's best setting on EfficientNet-Lite0 (from
+the accuracy sweep), quantized from the same prepared graph by benchmarks/peers.py (NNCF
+and Quark with the interpreters in $INT8PTQ_NNCF_PYTHON and $INT8PTQ_QUARK_PYTHON).
 
-    python benchmarks/speed.py [--models resnet50,vgg16] [--repeat 10]
+Timing needs a quiet machine: the script refuses to run while the load average is >= 1.
+
+    python benchmarks/speed.py [--models efficientnet_lite0,resnet50] [--repeat 20] [--force]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import columns  # noqa: E402
 import common  # noqa: E402
-import peers  # noqa: E402
+import prepare  # noqa: E402
+import tables  # noqa: E402
 
-from int8ptq.api import quantize  # noqa: E402
-from int8ptq.config import QuantConfig  # noqa: E402
+from int8ptq.eval.bench import time_runner  # noqa: E402
+from int8ptq.zoo.registry import get  # noqa: E402
 
-MODELS = ["resnet50", "vgg16", "googlenet", "mobilenet_v2", "efficientnet_lite0"]
+MODELS = ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "resnet50", "mobilenet_v2"]
+PYTHON = {"ort": sys.executable}
+PYTHON["nncf"] = os.environ.get("INT8PTQ_NNCF_PYTHON", sys.executable)
+PYTHON["quark"] = os.environ.get("INT8PTQ_QUARK_PYTHON", sys.executable)
 
 
-def run_model(name: str, work: Path, repeat: int) -> list[list[str]]:
-    real = name == "efficientnet_lite0"
-    preset = "efficientnet-lite" if real else "torchvision"
-    fp32 = common.export_zoo(name, work / f"{name}.onnx", random_weights=not real)
-    n_calib = 100 if real else 32
-    calib, _ = common.load_images("calib.txt", preset, n_calib)
-    configs: dict[str, tuple[str, object]] = {
-        "FP32 (onnxruntime)": ("ort", fp32),
-        "FP32 (OpenVINO)": ("ov", fp32),
-    }
-    times: dict[str, float] = {}
-    ours = work / f"{name}.int8.onnx"
-    times["int8ptq (onnxruntime)"] = common.timed(
-        lambda: quantize(fp32, ours, common.DATA / "calib.txt", config=QuantConfig(calib_images=n_calib))
-    )
-    configs["**int8ptq (onnxruntime)**"] = ("ort", ours)
-    configs["**int8ptq (OpenVINO)**"] = ("ov", ours)
-    for label, best in [("ORT quantize_static, default", False), ("ORT quantize_static, best", True)]:
-        out = work / f"{name}.ort_{best}.onnx"
-        times[label] = common.timed(
-            lambda out=out, best=best: peers.ort_quantize(fp32, out, calib, best, False)
-        )
-        configs[label] = ("ort", out)
-    holder: dict[str, object] = {}
-    times["NNCF + OpenVINO"] = common.timed(lambda: holder.setdefault("m", peers.nncf_quantize(fp32, calib)))
-    configs["NNCF + OpenVINO"] = ("ov", holder["m"])
-    rows, base = [], {}
-    for label, (backend, model) in configs.items():
-        run1 = (common.ort_session if backend == "ort" else common.ov_session)(model)
-        b1 = common.throughput(run1, 1, repeat=repeat * 2)
-        b16 = common.throughput(run1, 16, repeat=repeat)
-        base = base or {1: b1, 16: b16}
-        qt = next((f"{v:.0f} s" for k, v in times.items() if k in label.replace("*", "")), "-")
-        rows.append(
-            [
-                name,
-                label,
-                f"{1000 / b1:.1f}",
-                f"{b1 / base[1]:.2f}x",
-                f"{b16:.1f}",
-                f"{b16 / base[16]:.2f}x",
-                qt,
+def peer_best() -> dict[str, str]:
+    """tool -> the slug of its best setting on EfficientNet-Lite0 (accuracy sweep)."""
+    rs = tables.rows(common.WORK / "efficientnet_lite0")
+    best: dict[str, str] = {}
+    for tool in ("ort", "nncf", "quark"):
+        mine = [r for r in rs if r.tool == tool and "adaround" not in r.slug]
+        if mine:
+            best[tool] = max(mine, key=tables.Row.rank).slug
+    return best
+
+
+def ensure_models(d: Path, best: dict[str, str]) -> list[tuple[str, str, Path]]:
+    """(label, tool, file) of the INT8 models to time; quantizes what is missing."""
+    if not (d / "models" / "int8ptq-default.json").exists():
+        import accuracy
+
+        accuracy.quantize_ours(d)
+    out = []
+    for slug in ("int8ptq-default", "int8ptq-vnni"):
+        info = json.loads((d / "models" / f"{slug}.json").read_text())
+        out.append((info["label"], "int8ptq", d / "models" / info["file"]))
+    for tool, slug in best.items():
+        meta = d / "models" / f"{slug}.json"
+        if not meta.exists():
+            script = Path(__file__).with_name("peers.py")
+            subprocess.run([PYTHON[tool], str(script), tool, str(d), "--only", slug], check=True)
+        info = json.loads(meta.read_text())
+        out.append((info["label"], tool, d / "models" / info["file"]))
+    return out
+
+
+def measure(path: Path, backend: str, size: int, repeat: int) -> tuple[float, float]:
+    """(batch-1 latency in ms, batch-16 images/s): medians after warm-up, 2 threads."""
+    run = columns.runner(path, backend)
+    rng = np.random.default_rng(0)
+    x1 = rng.standard_normal((1, 3, size, size), dtype=np.float32)
+    x16 = rng.standard_normal((16, 3, size, size), dtype=np.float32)
+    b1 = float(np.median(time_runner(run, x1, warmup=5, repeat=repeat * 2)))
+    b16 = float(np.median(time_runner(run, x16, warmup=3, repeat=repeat)))
+    return 1000 * b1, 16 / b16
+
+
+def run_model(name: str, best: dict[str, str], repeat: int) -> list[list[str]]:
+    entry = get(name)
+    d = prepare.prepare(name, random_weights=not name.startswith("efficientnet_lite"))
+    int8 = ensure_models(d, best)
+    rows: list[list[str]] = []
+    for backend, bname in (("ort", "onnxruntime"), ("ov", "OpenVINO")):
+        exported = measure(d / "fp32.onnx", backend, entry.input_size, repeat)
+        base = measure(d / "prepared.onnx", backend, entry.input_size, repeat)
+        todo = [("FP32, as exported", d / "fp32.onnx", exported), ("FP32, prepared (baseline)", None, base)]
+        for label, tool, f in int8:
+            if backend == "ort" and f.suffix != ".onnx":
+                continue
+            todo.append((f"**{label}**" if tool == "int8ptq" else label, f, None))
+        for label, f, got in todo:
+            ms, ips = got or measure(f, backend, entry.input_size, repeat)  # type: ignore[arg-type]
+            ratios = [
+                f"{base[0] / ms:.2f}x",
+                f"{ips:.1f}",
+                f"{ips / base[1]:.2f}x",
+                f"{ips / exported[1]:.2f}x",
             ]
-        )
-        print(rows[-1], flush=True)
+            rows.append([name, bname, label, f"{ms:.2f}", *ratios])
+            print(" | ".join(rows[-1]), flush=True)
     return rows
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default=",".join(MODELS))
-    ap.add_argument("--repeat", type=int, default=10)
+    ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--force", action="store_true", help="time even on a busy machine")
     a = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="int8ptq-speed-"))
+    best = peer_best()
+    common.require_quiet(force=a.force)
+    load = common.load_average()
     rows: list[list[str]] = []
     for m in a.models.split(","):
-        rows += run_model(m, work, a.repeat)
-    (work / "rows.json").write_text(json.dumps(rows))
+        rows += run_model(m, best, a.repeat)
     body = (
-        "2 threads; median of repeated runs after warm-up; random input. Ratios are to FP32 on "
-        "onnxruntime in the same run. Peers: onnxruntime `quantize_static` after `quant_pre_process`, "
-        "at its default (QDQ, int8 activations) and its best setting (uint8 activations, per-channel "
-        "weights); NNCF 3.4 `quantize` (preset performance) run on OpenVINO. Quantize time includes "
-        "calibration (32 images; 100 for EfficientNet-Lite0).\n\n"
+        f"2 threads; batch 1: median latency of {2 * a.repeat} runs, batch 16: median of {a.repeat}, "
+        f"after warm-up; random input; load average {load:.2f} when timing started. "
+        "**Speed-ups are against the same backend's FP32 prepared graph** (the model after "
+        "int8ptq's FP32 passes, which every tool quantizes); the last column is against the model "
+        "as exported. OpenVINO runs FP32 in f32 (`INFERENCE_PRECISION_HINT=f32`). This CPU has "
+        "AVX512-VNNI, so these are VNNI kernels. Peers: each one's best setting on "
+        f"EfficientNet-Lite0 ({', '.join(best.values())}), quantized from the same prepared graph; "
+        "models other than the EfficientNet-Lites have random weights (speed does not depend on them) "
+        "and calibrate on 100 images of calib.txt.\n\n"
     )
-    body += common.md_table(
-        [
-            "model",
-            "configuration",
-            "batch 1 ms",
-            "b1 speed-up",
-            "batch 16 img/s",
-            "b16 speed-up",
-            "quantize time",
-        ],
-        rows,
-    )
+    head = ["model", "backend", "configuration", "batch 1 ms", "b1 speed-up", "batch 16 img/s"]
+    head += ["b16 speed-up", "b16 vs as exported"]
+    body += common.md_table(head, rows)
     common.update_section("Speed", body, f"python benchmarks/speed.py --models {a.models}")
 
 

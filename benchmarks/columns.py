@@ -1,0 +1,154 @@
+"""How each quantized model is run for the accuracy tables: one "column" per way of running.
+
+- `ort`: onnxruntime, every graph optimization on: its real INT8 kernels on this CPU.
+- `ov`: OpenVINO CPU (oneDNN): its real INT8 kernels on this CPU; FP32 parts in f32.
+- `ov-avx2`: OpenVINO with oneDNN capped at AVX2 (`ONEDNN_MAX_CPU_ISA=AVX2`): real AVX2
+  kernels (u8*s8 pairs summed into a saturating int16, vpmaddubsw), run on an AVX-512 CPU.
+  The cap must be set before OpenVINO starts, so this column runs in a process of its own.
+- `exact`: onnxruntime with graph optimizations off (ORT_DISABLE_ALL): the QDQ graph run as
+  written, DequantizeLinear then a float Conv; what an int32-accumulating kernel (VNNI, AMX)
+  computes, up to float32 rounding, with no int16 saturation anywhere. QDQ files only.
+
+Results are cached per model file (sha256) and column in WORK/<model>/results/, so a rerun
+only evaluates what changed:
+
+    python benchmarks/columns.py WORK/<model> ort|ov|ov-avx2|exact
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+
+COLUMNS = ("ort", "ov", "ov-avx2", "exact")
+ORT_COLUMNS = ("ort", "exact")  # need an ONNX file: not the OpenVINO IR NNCF writes
+
+
+def digest(path: Path) -> str:
+    h = hashlib.sha256(path.read_bytes())
+    if path.suffix == ".xml":
+        h.update(path.with_suffix(".bin").read_bytes())
+    return h.hexdigest()[:16]
+
+
+def runner(path: Path, column: str, threads: int = 2) -> Callable[[np.ndarray], np.ndarray]:
+    if column in ORT_COLUMNS:
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.intra_op_num_threads, so.inter_op_num_threads, so.log_severity_level = threads, 1, 3
+        so.graph_optimization_level = (
+            ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+            if column == "exact"
+            else ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        )
+        s = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        name = s.get_inputs()[0].name
+        return lambda x: s.run(None, {name: x})[0]
+    import openvino as ov
+
+    cfg = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
+    c = ov.Core().compile_model(str(path), "CPU", cfg)
+    req, out = c.create_infer_request(), c.outputs[0]
+    return lambda x: np.asarray(req.infer({0: x})[out]).copy()
+
+
+def eval_arrays(d: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The evaluation images (eval.txt, preprocessed once), their labels, and the reference:
+    FP32 logits of the model as exported, on onnxruntime."""
+    if not (d / "eval.npy").exists():
+        from int8ptq.zoo.registry import get
+
+        entry = get(d.name)
+        x, y = common.load_images("eval.txt", entry.preset, crop=entry.input_size)
+        np.save(d / "labels.npy", y)
+        np.save(d / ".eval.tmp.npy", x)
+        (d / ".eval.tmp.npy").replace(d / "eval.npy")
+    x, y = np.load(d / "eval.npy", mmap_mode="r"), np.load(d / "labels.npy")
+    if not (d / "ref.npy").exists():
+        ref = common.predict(runner(d / "fp32.onnx", "ort"), x)
+        np.save(d / "ref.npy", ref)
+    return x, y, np.load(d / "ref.npy")
+
+
+def candidates(d: Path, column: str) -> Iterator[tuple[str, Path]]:
+    """(slug, file): the FP32 graph, int8ptq's models, then the peers'."""
+    yield "fp32", d / "prepared.onnx"
+    metas = sorted((d / "models").glob("*.json"), key=lambda p: (not p.stem.startswith("int8ptq"), p.stem))
+    for meta in metas:
+        info = json.loads(meta.read_text())
+        f = d / "models" / info["file"]
+        if f.exists() and not (column in ORT_COLUMNS and f.suffix != ".onnx"):
+            yield info["slug"], f
+
+
+def score(logits: np.ndarray, labels: np.ndarray, ref: np.ndarray) -> dict[str, float]:
+    from int8ptq.eval import metrics
+
+    top, ref_top = metrics.top_classes(logits), metrics.top_classes(ref)
+    return {
+        "top1": float(metrics.top1(top, labels)),
+        "ref_top1": float(metrics.top1(ref_top, labels)),
+        "agreement": float(metrics.agreement(top, ref_top)),
+        "cosine": float(metrics.cosine(ref, logits).mean()),
+    }
+
+
+def result_path(d: Path, slug: str, column: str) -> Path:
+    return d / "results" / f"{slug}.{column}.json"
+
+
+def evaluate_column(d: Path, column: str) -> None:
+    x, y, ref = eval_arrays(d)
+    (d / "results").mkdir(exist_ok=True)
+    for slug, f in candidates(d, column):
+        out, sha = result_path(d, slug, column), digest(f)
+        if out.exists() and json.loads(out.read_text()).get("sha") == sha:
+            continue
+        t = time.perf_counter()
+        s = score(common.predict(runner(f, column), x), y, ref)
+        s.update(sha=sha, images=len(x), seconds=round(time.perf_counter() - t, 1))
+        out.write_text(json.dumps(s, indent=1))
+        print(f"{d.name} {column:8s} {slug:45s} agreement {100 * s['agreement']:.2f}%", flush=True)
+
+
+def load_results(d: Path) -> dict[str, dict[str, dict[str, float]]]:
+    """slug -> column -> result, for the current files only (a stale result is ignored)."""
+    res: dict[str, dict[str, dict[str, float]]] = {}
+    for column in COLUMNS:
+        for slug, f in candidates(d, column):
+            p = result_path(d, slug, column)
+            if p.exists():
+                r = json.loads(p.read_text())
+                if r.get("sha") == digest(f):
+                    res.setdefault(slug, {})[column] = r
+    return res
+
+
+def spawn(d: Path, column: str) -> None:
+    """Evaluate one column in a process of its own (the AVX2 cap must precede OpenVINO)."""
+    import subprocess
+
+    env = dict(os.environ)
+    if column == "ov-avx2":
+        env["ONEDNN_MAX_CPU_ISA"] = "AVX2"
+    subprocess.run([sys.executable, __file__, str(d), column], check=True, env=env)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[2] not in COLUMNS:
+        sys.exit(f"usage: {sys.argv[0]} WORK/<model> {'|'.join(COLUMNS)}")
+    if sys.argv[2] == "ov-avx2" and os.environ.get("ONEDNN_MAX_CPU_ISA") != "AVX2":
+        sys.exit("the ov-avx2 column needs ONEDNN_MAX_CPU_ISA=AVX2 in the environment")
+    evaluate_column(Path(sys.argv[1]), sys.argv[2])
