@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from int8ptq import metrics
 from int8ptq.data import PRESETS, open_dataset
-from int8ptq.eval import metrics
-from int8ptq.eval.bench import time_runner
+from int8ptq.runtime import time_runner
 from int8ptq.runtime.cpu import cpu_info
 
 ROOT = Path(__file__).resolve().parents[1]

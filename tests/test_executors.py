@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from int8ptq.api import evaluate
-from int8ptq.dist.executors import Executor, threads_per_worker
 from int8ptq.errors import UserError
+from int8ptq.shard.executors import Executor, threads_per_worker
 
 
 def _key(r):

@@ -1,8 +1,7 @@
 """int8ptq: post-training INT8 quantization of ONNX image models for CPU inference."""
 
 from int8ptq.errors import UserError
-
-__version__ = "0.1.0"
+from int8ptq.version import __version__
 
 __all__ = ["UserError", "__version__", "benchmark", "compare", "evaluate", "load", "quantize"]
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx
 
-from int8ptq import __version__
 from int8ptq.calib.collect import collect
 from int8ptq.calib.covariance import CovarianceObserver, observer_or_reason
 from int8ptq.calib.observers import ChannelMaxObserver, HistogramObserver, MinMaxObserver, Observer
@@ -32,6 +31,7 @@ from int8ptq.quant.rules import RULES
 from int8ptq.quant.saturation import guard_for
 from int8ptq.runtime.cpu import cpu_info
 from int8ptq.util.timing import timed
+from int8ptq.version import __version__
 
 
 @dataclass

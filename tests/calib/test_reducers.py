@@ -5,9 +5,10 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
 
-from int8ptq.calib.collect import _add_outputs, _reducing_model
+from int8ptq.calib.collect import _reducing_model
 from int8ptq.calib.observers import HistogramObserver
 from int8ptq.calib.reducers import Moments, PatchGeometry, PatchReducer, RangeReducer
+from int8ptq.ir import add_outputs
 from int8ptq.ir.graph import Graph
 from int8ptq.pipeline import _weight_observers, prepare_model
 from tests.conftest import init, make_model, tiny_convnet
@@ -23,7 +24,7 @@ def _run_reducer(reducer, shape: tuple[int, ...], x: np.ndarray, opset: int = 17
     g = _identity_model(shape, opset)
     outs = reducer.add_nodes(g, "y")
     model = g.to_model()
-    _add_outputs(model, outs)
+    add_outputs(model, outs)
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     got = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, {"x": x}), strict=True))
     return [got[o] for o in outs]

@@ -19,7 +19,7 @@ def test_outputs_follow_the_umask(convnet_path, calib_npy, tmp_path, umask):
     plot = tmp_path / "plot.png"
     code = (
         "import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt;"
-        "from pathlib import Path; from int8ptq.tune_report import _save;"
+        "from pathlib import Path; from int8ptq.tune.report import _save;"
         f"fig, ax = plt.subplots(); ax.plot([0, 1]); _save(fig, Path({str(plot)!r}))"
     )
     subprocess.run([sys.executable, "-c", code], check=True, preexec_fn=lambda: os.umask(umask))

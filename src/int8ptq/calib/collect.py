@@ -17,25 +17,9 @@ import onnx
 from int8ptq.calib.observers import Observer
 from int8ptq.calib.reducers import Reducer, per_image_shape
 from int8ptq.ir.graph import Graph
-from int8ptq.runtime.ort import OrtRunner
+from int8ptq.ir.outputs import add_outputs, with_outputs
+from int8ptq.runtime import Backend, Runner, make_runner
 from int8ptq.util.progress import progress
-
-
-def with_outputs(g: Graph, tensors: Iterable[str]) -> onnx.ModelProto:
-    """A copy of the model that also outputs `tensors`."""
-    model = g.to_model()
-    _add_outputs(model, tensors)
-    return model
-
-
-def _add_outputs(model: onnx.ModelProto, tensors: Iterable[str]) -> None:
-    have = {o.name for o in model.graph.output} | {i.name for i in model.graph.input}
-    infos = {v.name: v for v in model.graph.value_info}
-    for t in tensors:
-        if t not in have:
-            # without a known type, a bare name: onnxruntime infers the type itself
-            model.graph.output.append(infos.get(t) or onnx.ValueInfoProto(name=t))
-            have.add(t)
 
 
 @dataclass(frozen=True)
@@ -62,7 +46,7 @@ def _reducing_model(
         reducer = obs.reducer(shape)
         taps.append(_Tap(t, obs, reducer, tuple(reducer.add_nodes(work, t))))
     model = work.to_model()  # still sorted: each reducer's nodes follow the graph's, in order
-    _add_outputs(model, [o for tap in taps for o in tap.outputs])
+    add_outputs(model, [o for tap in taps for o in tap.outputs])
     return model, taps
 
 
@@ -71,12 +55,12 @@ class _Exact:
 
     def __init__(self, g: Graph, threads: int | None) -> None:
         self.g, self.threads = g, threads
-        self.runners: dict[frozenset[str], OrtRunner] = {}
+        self.runners: dict[frozenset[str], Runner] = {}
 
     def run(self, x: np.ndarray, tensors: set[str]) -> dict[str, np.ndarray]:
         key = frozenset(tensors)
         if key not in self.runners:
-            self.runners[key] = OrtRunner(with_outputs(self.g, sorted(key)), self.threads)
+            self.runners[key] = make_runner(with_outputs(self.g, sorted(key)), Backend.ORT, self.threads)
         runner = self.runners[key]
         outs = dict(zip(runner.output_names, runner.run_all(x), strict=True))
         outs[runner.input_name] = x
@@ -93,7 +77,7 @@ def collect(
     """One pass over the data: each observer in `requests` (key -> (tensor, observer)) sees
     its tensor in every batch. Memory is that of the observers, whatever the image count."""
     model, taps = _reducing_model(g, requests)
-    runner = OrtRunner(model, threads)
+    runner = make_runner(model, Backend.ORT, threads)
     exact = _Exact(g, threads)
 
     def run(x: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:

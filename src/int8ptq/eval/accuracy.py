@@ -14,19 +14,18 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from int8ptq import metrics
 from int8ptq.config import EvalSection
 from int8ptq.data.dataset import open_dataset
 from int8ptq.data.model_input import image_input, preset_for
 from int8ptq.data.source import DataLike, iter_batches
-from int8ptq.dist.executors import Executor, run_shards, threads_per_worker
-from int8ptq.dist.work import EvalJob, ShardResult, data_fingerprint, make_shards, run_batches
 from int8ptq.errors import UserError
-from int8ptq.eval import metrics
-from int8ptq.eval.bench import fastest_backend
 from int8ptq.eval.target import warn_saturation
 from int8ptq.ir import load_model
 from int8ptq.quant.isa import Isa
-from int8ptq.runtime.base import Backend, make_runner, model_bytes
+from int8ptq.runtime import Backend, fastest_backend, make_runner, model_bytes
+from int8ptq.shard.executors import Executor, run_shards, threads_per_worker
+from int8ptq.shard.work import EvalJob, ShardResult, data_fingerprint, make_shards, run_batches
 from int8ptq.util.progress import progress
 from int8ptq.util.timing import timed
 

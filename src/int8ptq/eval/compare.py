@@ -14,12 +14,11 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from int8ptq.calib.collect import with_outputs
 from int8ptq.data.model_input import image_input, preset_for
 from int8ptq.data.source import DataLike, iter_batches
-from int8ptq.ir import Graph, load_model
+from int8ptq.ir import Graph, load_model, with_outputs
 from int8ptq.passes import prepare
-from int8ptq.runtime.ort import OrtRunner
+from int8ptq.runtime import Backend, make_runner
 from int8ptq.util.progress import progress
 from int8ptq.util.timing import timed
 
@@ -113,8 +112,8 @@ def compare(
     prepare(g)  # the INT8 graph's tensor names are the prepared FP32 graph's
     producers = {o: n.op_type for n in g.nodes for o in n.output}
     names = [t for t in qmap if t in producers or t == spec.name]
-    f_run = OrtRunner(with_outputs(g, names), threads)
-    q_run = OrtRunner(with_outputs(Graph(q_model), [qmap[t][0] for t in names]), threads)
+    f_run = make_runner(with_outputs(g, names), Backend.ORT, threads)
+    q_run = make_runner(with_outputs(Graph(q_model), [qmap[t][0] for t in names]), Backend.ORT, threads)
     f_idx = {n: i for i, n in enumerate(f_run.output_names)}
     q_idx = {n: i for i, n in enumerate(q_run.output_names)}
     accs = {t: _Acc() for t in names}

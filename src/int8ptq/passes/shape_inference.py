@@ -1,7 +1,7 @@
 """Shape inference: fill value_info so later passes know shapes and element types.
 
 onnx's inference cannot see through ops of custom domains (com.microsoft...); the types it
-leaves unknown are then asked of onnxruntime, which knows its own ops.
+leaves unknown are then asked of the runtime (onnxruntime), which knows its own ops.
 """
 
 from __future__ import annotations
@@ -10,18 +10,8 @@ import onnx
 from onnx import helper
 
 from int8ptq.ir.graph import Graph
-
-_ORT_TYPES = {
-    "tensor(float)": onnx.TensorProto.FLOAT,
-    "tensor(float16)": onnx.TensorProto.FLOAT16,
-    "tensor(int64)": onnx.TensorProto.INT64,
-    "tensor(int32)": onnx.TensorProto.INT32,
-    "tensor(bool)": onnx.TensorProto.BOOL,
-    "tensor(uint8)": onnx.TensorProto.UINT8,
-    "tensor(int8)": onnx.TensorProto.INT8,
-    "tensor(double)": onnx.TensorProto.DOUBLE,
-}
-
+from int8ptq.ir.outputs import with_outputs
+from int8ptq.runtime import output_types
 
 _SMALL = 4096  # initializers up to this many elements stay (shape arithmetic reads them)
 
@@ -59,27 +49,11 @@ def infer_shapes(graph: Graph) -> int:
     )
     missing = [o for n in graph.nodes for o in n.output if o and o not in known]
     if missing:
-        infos.update(_types_from_ort(graph, missing))
+        infos.update(_types_from_runtime(graph, missing))
     graph._value_info = infos  # noqa: SLF001
     return len(infos)
 
 
-def _types_from_ort(graph: Graph, names: list[str]) -> dict[str, onnx.ValueInfoProto]:
-    from int8ptq.calib.collect import with_outputs
-
-    try:
-        import onnxruntime as ort
-
-        so = ort.SessionOptions()
-        so.log_severity_level = 4
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-        sess = ort.InferenceSession(
-            with_outputs(graph, names).SerializeToString(), so, providers=["CPUExecutionProvider"]
-        )
-    except Exception:  # noqa: BLE001 - ops nobody knows: the types stay unknown
-        return {}
-    out = {}
-    for o in sess.get_outputs():
-        if o.name in names and o.type in _ORT_TYPES:
-            out[o.name] = helper.make_tensor_value_info(o.name, _ORT_TYPES[o.type], None)
-    return out
+def _types_from_runtime(graph: Graph, names: list[str]) -> dict[str, onnx.ValueInfoProto]:
+    types = output_types(with_outputs(graph, names), names)
+    return {n: helper.make_tensor_value_info(n, t, None) for n, t in types.items()}

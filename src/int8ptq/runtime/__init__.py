@@ -1,5 +1,17 @@
-"""Runners: run a model on a backend. The only place that knows about backends."""
+"""Runners: run a model on a backend. The only place that knows about backends (the only
+code that imports onnxruntime or OpenVINO)."""
 
-from int8ptq.runtime.base import Backend, Runner, make_runner
+from int8ptq.runtime.base import Backend, ModelLike, Runner, make_runner, model_bytes, output_types
+from int8ptq.runtime.fastest import fastest_backend, input_for, time_runner
 
-__all__ = ["Backend", "Runner", "make_runner"]
+__all__ = [
+    "Backend",
+    "ModelLike",
+    "Runner",
+    "fastest_backend",
+    "input_for",
+    "make_runner",
+    "model_bytes",
+    "output_types",
+    "time_runner",
+]

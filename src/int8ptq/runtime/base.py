@@ -67,7 +67,7 @@ def model_bytes(model: ModelLike) -> bytes:
 def make_runner(model: ModelLike, backend: Backend | str = Backend.ORT, threads: int | None = None) -> Runner:
     b = Backend(backend)
     if b is Backend.AUTO:
-        from int8ptq.eval.bench import fastest_backend
+        from int8ptq.runtime.fastest import fastest_backend
 
         b = fastest_backend(model, threads)
     if b is Backend.OPENVINO:
@@ -77,3 +77,11 @@ def make_runner(model: ModelLike, backend: Backend | str = Backend.ORT, threads:
     from int8ptq.runtime.ort import OrtRunner
 
     return OrtRunner(model, threads)
+
+
+def output_types(model: onnx.ModelProto, names: list[str]) -> dict[str, int]:
+    """Element types (onnx.TensorProto enums) the runtime infers for `names`, which must be
+    outputs of `model`; names it cannot type (or a model it cannot load) are left out."""
+    from int8ptq.runtime.ort import output_types as ort_output_types
+
+    return ort_output_types(model, names)

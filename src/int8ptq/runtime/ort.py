@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 
 from int8ptq.errors import UserError
@@ -49,3 +50,28 @@ class OrtRunner:
 
     def run_all(self, x: np.ndarray) -> list[np.ndarray]:
         return self.session.run(None, {self.input_name: x})
+
+
+_ORT_TYPES = {
+    "tensor(float)": onnx.TensorProto.FLOAT,
+    "tensor(float16)": onnx.TensorProto.FLOAT16,
+    "tensor(int64)": onnx.TensorProto.INT64,
+    "tensor(int32)": onnx.TensorProto.INT32,
+    "tensor(bool)": onnx.TensorProto.BOOL,
+    "tensor(uint8)": onnx.TensorProto.UINT8,
+    "tensor(int8)": onnx.TensorProto.INT8,
+    "tensor(double)": onnx.TensorProto.DOUBLE,
+}
+
+
+def output_types(model: onnx.ModelProto, names: list[str]) -> dict[str, int]:
+    """See runtime.base.output_types: onnxruntime's own type inference, graph unoptimized."""
+    try:
+        so = ort.SessionOptions()
+        so.log_severity_level = 4
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    except Exception:  # noqa: BLE001 - ops nobody knows: the types stay unknown
+        return {}
+    outs = sess.get_outputs()
+    return {o.name: _ORT_TYPES[o.type] for o in outs if o.name in names and o.type in _ORT_TYPES}

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from int8ptq.dist.work import EvalJob, Shard, ShardResult, run_shard
 from int8ptq.errors import UserError
+from int8ptq.shard.work import EvalJob, Shard, ShardResult, run_shard
 from int8ptq.util.atomic import atomic_path
 
 MAX_ATTEMPTS = 3

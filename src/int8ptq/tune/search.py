@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,39 +22,16 @@ import onnx
 from int8ptq.calib.ranges import RangeMethod
 from int8ptq.config import Metric, QuantConfig, TuneConfig
 from int8ptq.data.source import DataLike, iter_batches
-from int8ptq.dist.executors import Executor, run_shards, threads_per_worker
-from int8ptq.dist.work import EvalJob, make_shards
 from int8ptq.errors import UserError
 from int8ptq.eval.compare import compare
-from int8ptq.eval.sensitivity import Sensitivity, rank
+from int8ptq.eval.sensitivity import rank
 from int8ptq.ir import load_model, save_model
 from int8ptq.pipeline import Prepared, build, calibrate, equalize_model, prepare_model
-from int8ptq.runtime.ort import OrtRunner
-
-
-@dataclass
-class Trial:
-    index: int
-    name: str
-    method: str
-    fallback: list[str]  # nodes kept in FP32
-    drop: float | None  # a fraction, as max_drop (None: stopped early, cannot meet the budget)
-    images_per_s: float
-    seconds: float
-    met: bool
-    note: str = ""
-
-
-@dataclass
-class TuneResult:
-    output: str
-    met: bool
-    best: Trial | None
-    trials: list[Trial] = field(default_factory=list)
-    sensitivity: list[Sensitivity] = field(default_factory=list)
-    stopped: str = ""  # "", "time budget", "interrupted"
-    fp32_top1: float | None = None
-    report: str = ""
+from int8ptq.runtime import Backend, make_runner
+from int8ptq.shard.executors import Executor, run_shards, threads_per_worker
+from int8ptq.shard.work import EvalJob, make_shards
+from int8ptq.tune.report import load_matplotlib, write_report
+from int8ptq.tune.result import Trial, TuneResult
 
 
 class _Deadline(Exception):
@@ -74,7 +50,7 @@ class _EvalSet:
         if not xs:
             raise UserError("no evaluation images could be read")
         self.x, self.y = np.concatenate(xs), np.concatenate(ys)
-        fp32 = OrtRunner(prep.graph.to_model(), threads)
+        fp32 = make_runner(prep.graph.to_model(), Backend.ORT, threads)
         self.ref = np.concatenate([fp32.run(self.x[i : i + 32]) for i in range(0, len(self.x), 32)])
         self.ref_top1 = self.ref.reshape(len(self.x), -1).argmax(1)
         self.labelled = self.y >= 0
@@ -89,7 +65,7 @@ class _EvalSet:
         deadline: float | None,
     ) -> tuple[float | None, float]:
         """(drop as a fraction or None if it provably exceeds max_drop, INT8 images/s)."""
-        runner = OrtRunner(model, threads)
+        runner = make_runner(model, Backend.ORT, threads)
         n, lab = len(self.x), int(self.labelled.sum())
         if metric is Metric.TOP1 and lab == 0:
             raise UserError("--metric top1 needs labelled evaluation data; use --metric agreement")
@@ -218,8 +194,6 @@ def tune(
         None,
         fp32_top1=ev.fp32_correct / max(int(ev.labelled.sum()), 1) if ev.labelled.any() else None,
     )
-    from int8ptq.tune_report import load_matplotlib, write_report
-
     load_matplotlib()
 
     def trial(name: str, c: QuantConfig, fallback: list[str]) -> Trial:

@@ -15,8 +15,7 @@ import numpy as np
 from int8ptq.data.dataset import Batch, Dataset, open_dataset
 from int8ptq.data.model_input import InputSpec
 from int8ptq.data.presets import PRESETS
-from int8ptq.eval.metrics import TOPK, cosine, top_classes
-
+from int8ptq.metrics import TOPK, cosine, top_classes
 
 @dataclass(frozen=True)
 class EvalJob:

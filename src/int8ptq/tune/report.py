@@ -4,12 +4,10 @@ plots (accuracy drop against speed for every trial; per-layer sensitivity)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from int8ptq.config import TuneConfig
+from int8ptq.tune.result import TuneResult
 from int8ptq.util.atomic import atomic_path, write_text
-
-if TYPE_CHECKING:
-    from int8ptq.tune import TuneConfig, TuneResult
 
 
 def load_matplotlib():  # noqa: ANN201
