@@ -23,7 +23,7 @@ from int8ptq.config import QuantConfig  # noqa: E402
 # VmHWM, not ru_maxrss: the latter keeps the forked parent's peak across exec
 PROBE = """
 import sys, numpy as np
-from int8ptq.runtime.base import make_runner
+from int8ptq.runtime import make_runner
 r = make_runner(sys.argv[1], sys.argv[2], 2)
 x = np.random.default_rng(0).standard_normal((1, 3, 224, 224), dtype=np.float32)
 for _ in range(5):

@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 
 from int8ptq.api import evaluate, quantize  # noqa: E402
 from int8ptq.data.dataset import open_dataset  # noqa: E402
-from int8ptq.runtime.base import model_bytes  # noqa: E402
+from int8ptq.runtime import model_bytes  # noqa: E402
 from int8ptq.shard.executors import Executor, run_shards  # noqa: E402
 from int8ptq.shard.work import EvalJob, make_shards  # noqa: E402
 

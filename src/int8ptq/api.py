@@ -21,7 +21,7 @@ from int8ptq.ir.io import UPGRADED_KEY
 from int8ptq.pipeline import build, calibrate, equalize_model, prepare_model
 from int8ptq.quant.isa import Isa
 from int8ptq.quant.qdq import WeightReport
-from int8ptq.runtime.base import Backend, Runner, make_runner
+from int8ptq.runtime import Backend, Runner, make_runner
 from int8ptq.util.timing import stage
 
 __all__ = [

@@ -62,26 +62,3 @@ def model_bytes(model: ModelLike) -> bytes:
     if isinstance(model, bytes):
         return model
     return Path(model).read_bytes()
-
-
-def make_runner(model: ModelLike, backend: Backend | str = Backend.ORT, threads: int | None = None) -> Runner:
-    b = Backend(backend)
-    if b is Backend.AUTO:
-        from int8ptq.runtime.fastest import fastest_backend
-
-        b = fastest_backend(model, threads)
-    if b is Backend.OPENVINO:
-        from int8ptq.runtime.openvino import OpenVinoRunner
-
-        return OpenVinoRunner(model, threads)
-    from int8ptq.runtime.ort import OrtRunner
-
-    return OrtRunner(model, threads)
-
-
-def output_types(model: onnx.ModelProto, names: list[str]) -> dict[str, int]:
-    """Element types (onnx.TensorProto enums) the runtime infers for `names`, which must be
-    outputs of `model`; names it cannot type (or a model it cannot load) are left out."""
-    from int8ptq.runtime.ort import output_types as ort_output_types
-
-    return ort_output_types(model, names)

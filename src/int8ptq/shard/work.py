@@ -114,7 +114,7 @@ _KEEP = 4
 
 
 def _runner(model: bytes | str, key: str, backend: str, threads: int | None):  # noqa: ANN202
-    from int8ptq.runtime.base import make_runner
+    from int8ptq.runtime import make_runner
 
     k = (key, backend, threads)
     if k not in _RUNNERS:

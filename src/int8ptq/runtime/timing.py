@@ -1,4 +1,4 @@
-"""Timing a runner, and choosing the faster backend for a model."""
+"""Timing a runner on random input of the model's shape."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 
 from int8ptq.data.model_input import image_input
 from int8ptq.ir.io import load_model
-from int8ptq.runtime.base import Backend, ModelLike, make_runner
+from int8ptq.runtime.base import ModelLike
 
 
 def input_for(model: ModelLike, batch: int, seed: int = 0) -> np.ndarray:
@@ -35,19 +35,3 @@ def time_runner(
         run(x)
         times.append(time.perf_counter() - t)
     return times
-
-
-def fastest_backend(model: ModelLike, threads: int | None) -> Backend:
-    """Time both backends briefly at batch 1; the faster wins (ORT if OpenVINO is missing)."""
-    try:
-        import openvino  # noqa: F401
-    except ImportError:
-        return Backend.ORT
-    best, best_t = Backend.ORT, float("inf")
-    x = input_for(model, 1)
-    for b in (Backend.ORT, Backend.OPENVINO):
-        r = make_runner(model, b, threads)
-        t = float(np.median(time_runner(r.run, x, 2, 5)))
-        if t < best_t:
-            best, best_t = b, t
-    return best
