@@ -7,7 +7,7 @@ import onnx
 
 from int8ptq.api import evaluate, quantize
 from int8ptq.data.dataset import open_dataset
-from int8ptq.dist.work import EvalJob, data_fingerprint
+from int8ptq.shard.work import EvalJob, data_fingerprint
 from tests.conftest import tiny_convnet
 
 
