@@ -29,7 +29,7 @@ import common  # noqa: E402
 import prepare  # noqa: E402
 import tables  # noqa: E402
 
-from int8ptq.eval.bench import time_runner  # noqa: E402
+from int8ptq.runtime import time_runner  # noqa: E402
 from int8ptq.zoo.registry import get  # noqa: E402
 
 MODELS = ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "resnet50", "mobilenet_v2"]

@@ -17,6 +17,7 @@ from int8ptq.data.model_input import InputSpec
 from int8ptq.data.presets import PRESETS
 from int8ptq.metrics import TOPK, cosine, top_classes
 
+
 @dataclass(frozen=True)
 class EvalJob:
     """Everything a worker needs besides its shard; models travel as bytes, once per worker."""
