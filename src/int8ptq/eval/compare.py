@@ -16,6 +16,7 @@ from onnx import numpy_helper
 
 from int8ptq.data.model_input import image_input, preset_for
 from int8ptq.data.source import DataLike, iter_batches
+from int8ptq.eval.isolate import PREFIX, isolation_model
 from int8ptq.ir import Graph, load_model, with_outputs
 from int8ptq.passes import prepare
 from int8ptq.runtime import Backend, make_runner
@@ -34,6 +35,9 @@ class TensorError:
     max_abs_err: float
     channel_sqnr_db: float  # from the median per-channel noise-to-signal ratio: every channel
     # counts alike, so one huge channel cannot hide that the others were rounded away
+    # the same, of the error this tensor's layer adds by itself (its inputs in FP32, quantized
+    # once: isolate.py); None unless asked for
+    added_sqnr_db: float | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,37 @@ class _Acc:
         self.nb += float(b @ b)
         self.max_err = max(self.max_err, float(np.abs(d).max()) if d.size else 0.0)
 
+    def channel_db(self) -> float:
+        """SQNR from the median per-channel noise-to-signal ratio (live channels only)."""
+        ch = _db(self.signal, self.noise)
+        if self.ch_signal is not None and self.ch_noise is not None and (self.ch_signal > 0).any():
+            live = self.ch_signal > 1e-6 * np.median(self.ch_signal[self.ch_signal > 0])  # not the dead
+            ch = _db(1.0, float(np.median(self.ch_noise[live] / self.ch_signal[live])))
+        return ch
+
+
+class _Isolated:
+    """Each quantized tensor as its own layer computes it from FP32 inputs (isolate.py)."""
+
+    def __init__(self, fp32: onnx.ModelProto, int8: onnx.ModelProto, names: list[str], threads: int | None):
+        qmap = _quantized_tensors(int8)
+        self.params = {t: qmap[t] for t in names if t in qmap}
+        model = isolation_model(fp32, int8, {t: p[0] for t, p in self.params.items()})
+        self.run = make_runner(model, Backend.ORT, threads)
+        self.idx = {n: i for i, n in enumerate(self.run.output_names)}
+        self.accs = {t: _Acc() for t in self.params if PREFIX + t in self.idx}
+
+    def update(self, x: np.ndarray) -> None:
+        out = self.run.run_all(x)
+        for t, acc in self.accs.items():
+            qname, scale, zp = self.params[t]
+            deq = (out[self.idx[qname]].astype(np.float32) - zp) * scale
+            acc.update(out[self.idx[PREFIX + t]], deq)
+
+    def channel_db(self, t: str) -> float | None:
+        a = self.accs.get(t)
+        return None if a is None or a.signal == 0 else a.channel_db()
+
 
 def _db(signal: float, noise: float) -> float:
     return float(10 * np.log10(signal / noise)) if noise > 0 else float("inf")
@@ -101,8 +136,10 @@ def compare(
     batch_size: int = 16,
     limit: int | None = DEFAULT_IMAGES,
     threads: int | None = None,
+    isolated: bool = False,
 ) -> CompareResult:
-    """SQNR and cosine per quantized tensor, worst SQNR first."""
+    """SQNR and cosine per quantized tensor, worst SQNR first. `isolated`: also what each
+    tensor's layer adds by itself (`added_sqnr_db`; one more run per batch)."""
     f_model = fp32 if isinstance(fp32, onnx.ModelProto) else load_model(fp32)
     q_model = int8 if isinstance(int8, onnx.ModelProto) else load_model(int8)
     spec = image_input(f_model)
@@ -117,6 +154,7 @@ def compare(
     f_idx = {n: i for i, n in enumerate(f_run.output_names)}
     q_idx = {n: i for i, n in enumerate(q_run.output_names)}
     accs = {t: _Acc() for t in names}
+    iso = _Isolated(g.to_model(), q_model, names, threads) if isolated else None
     skipped: list[str] = []
     batches, total = iter_batches(data, spec, pre, batch_size, limit, skipped)
     images = 0
@@ -128,14 +166,14 @@ def compare(
             qname, scale, zp = qmap[t]
             deq = (qo[q_idx[qname]].astype(np.float32) - zp) * scale
             accs[t].update(ref, deq)
+        if iso is not None:
+            iso.update(b.x)
     rows = []
     for t, a in accs.items():
         sqnr = _db(a.signal, a.noise)
         cos = a.dot / np.sqrt(a.na * a.nb) if a.na * a.nb > 0 else 1.0
-        ch = sqnr
-        if a.ch_signal is not None and a.ch_noise is not None and (a.ch_signal > 0).any():
-            live = a.ch_signal > 1e-6 * np.median(a.ch_signal[a.ch_signal > 0])  # not the dead ones
-            ch = _db(1.0, float(np.median(a.ch_noise[live] / a.ch_signal[live])))
-        rows.append(TensorError(t, producers.get(t, "input"), sqnr, float(cos), a.max_err, ch))
+        added = iso.channel_db(t) if iso is not None else None
+        row = TensorError(t, producers.get(t, "input"), sqnr, float(cos), a.max_err, a.channel_db(), added)
+        rows.append(row)
     rows.sort(key=lambda r: r.sqnr_db)
     return CompareResult(rows, images, skipped)

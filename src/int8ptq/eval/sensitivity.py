@@ -1,9 +1,11 @@
 """Which quantized tensors hurt most: each tensor's own added error, from `compare`.
 
 A tensor's noise-to-signal ratio (NSR = 10^(-SQNR/10), the median over its channels, so
-one huge channel cannot hide the others being rounded away) includes the error carried in from
-upstream; what the layer itself adds is its NSR minus the largest NSR among the quantized
-tensors it reads. Ranking by that points at the layer to blame, not at everything after it.
+one huge channel cannot hide the others being rounded away) is best measured with its layer
+reading FP32 inputs (`compare(..., isolated=True)`, isolate.py): what the layer adds by itself.
+Without that, the fallback estimate is its NSR minus the largest NSR among the quantized
+tensors it reads; a layer that amplifies the noise it receives (a difference of similar
+channels) can then take the blame for an upstream layer.
 """
 
 from __future__ import annotations
@@ -49,23 +51,26 @@ def _layer(g: Graph, tensor: str, planned: set[str]) -> onnx.NodeProto | None:
     return node if node is not None and node.name in planned else None
 
 
+def _nsr(sqnr_db: float) -> float:
+    return 10 ** (-sqnr_db / 10) if np.isfinite(sqnr_db) else 0.0
+
+
 def rank(g: Graph, plan: QuantPlan, result: CompareResult) -> list[Sensitivity]:
     """Quantized tensors, the most harmful first. `g` is the prepared FP32 graph."""
-    nsr = {
-        t.tensor: 10 ** (-t.channel_sqnr_db / 10) if np.isfinite(t.channel_sqnr_db) else 0.0
-        for t in result.tensors
-    }
+    nsr = {t.tensor: _nsr(t.channel_sqnr_db) for t in result.tensors}
+    own = {t.tensor: _nsr(t.added_sqnr_db) for t in result.tensors if t.added_sqnr_db is not None}
     sqnr = {t.tensor: t.channel_sqnr_db for t in result.tensors}
     quantized, planned = set(nsr), set(plan.nodes)
     out = []
     for t in nsr:
         sources = _quantized_sources(g, t, quantized, set())
         carried = max((nsr[s] for s in sources if s in nsr), default=0.0)
+        added = own[t] if t in own else nsr[t] - carried  # measured in isolation where we can
         layer = _layer(g, t, planned)
         consumers = [c.name for c in g.consumers(t) if c.name in planned]
         fallback = tuple(dict.fromkeys(([layer.name] if layer is not None else []) + consumers))
         out.append(
-            Sensitivity(t, layer.name if layer is not None else "input", nsr[t] - carried, sqnr[t], fallback)
+            Sensitivity(t, layer.name if layer is not None else "input", added, sqnr[t], fallback)
         )
     out.sort(key=lambda s: -s.added_nsr)
     return out

@@ -233,7 +233,9 @@ def tune(
             best_cfg = dataclasses.replace(cfg, method=RangeMethod(res.best.method)) if res.best else cfg
         if not res.met:
             model_q, _ = build(prep, stats, best_cfg, prep.plan(best_cfg.exclude))
-            cmp = compare(prep.graph.to_model(), model_q, ev.x[:64], limit=64, threads=cfg.threads)
+            cmp = compare(
+                prep.graph.to_model(), model_q, ev.x[:64], limit=64, threads=cfg.threads, isolated=True
+            )
             res.sensitivity = rank(prep.graph, prep.plan(best_cfg.exclude), cmp)
             fallback: list[str] = []
             for s in res.sensitivity[: tc.max_fallback]:
