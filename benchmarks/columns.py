@@ -87,6 +87,8 @@ def candidates(d: Path, column: str) -> Iterator[tuple[str, Path]]:
     yield "fp32", d / "prepared.onnx"
     metas = sorted((d / "models").glob("*.json"), key=lambda p: (not p.stem.startswith("int8ptq"), p.stem))
     for meta in metas:
+        if meta.name.endswith(".quantize.json"):  # `int8ptq quantize --json`, not a sidecar
+            continue
         info = json.loads(meta.read_text())
         f = d / "models" / info["file"]
         if f.exists() and not (column in ORT_COLUMNS and f.suffix != ".onnx"):
