@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -10,6 +11,7 @@ from pathlib import Path
 import onnx
 
 from int8ptq.config import QuantConfig
+from int8ptq.data.presets import Preprocessing, record
 from int8ptq.data.source import DataLike
 from int8ptq.eval.accuracy import EvalResult, evaluate
 from int8ptq.eval.bench import BenchResult, benchmark
@@ -103,6 +105,7 @@ def quantize(
             "method": cfg.method.value,
             "per_channel": cfg.per_channel,
             "preset": prep.preset.name,
+            "preprocessing": json.loads(record(prep.preset, prep.spec.layout)),
             "rounding": cfg.rounding.value,
             "bias_correction": bool(report.bias_corrected),  # what happened, not what was asked
             "bias_corrected_layers": len(report.bias_corrected),
@@ -134,7 +137,7 @@ def compare(
     int8: ModelArg,
     data: DataLike,
     *,
-    preset: str | None = None,
+    preset: str | Preprocessing | None = None,
     batch_size: int = 16,
     limit: int | None = DEFAULT_IMAGES,
     threads: int | None = None,

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass, field
 
 from int8ptq.calib.ranges import RangeMethod
+from int8ptq.data.presets import Preprocessing
 from int8ptq.errors import UserError
 from int8ptq.quant.isa import Isa
 
@@ -34,7 +35,9 @@ class QuantConfig:
     percentile: float = 99.999
     bins: int = 2048
     exclude: tuple[str, ...] = ()  # node names or op types kept in FP32
-    preset: str | None = None  # preprocessing preset; None: the model's own, else torchvision
+    # preprocessing: a preset name, or a Preprocessing (a preset with fields overridden);
+    # None: the values recorded in the model, else its named preset, else torchvision
+    preset: str | Preprocessing | None = None
     threads: int | None = None  # onnxruntime threads during calibration
     extra: dict[str, str] = field(default_factory=dict)  # free-form metadata written to the model
 

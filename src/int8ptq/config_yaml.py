@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from int8ptq.config import BenchSection, EvalSection, QuantConfig, RunConfig, TuneSection
+from int8ptq.data.presets import Preprocessing
 from int8ptq.errors import UserError
 from int8ptq.util.suggest import nearest
 
@@ -85,6 +86,8 @@ def _build(cls: type, raw: Any, where: str) -> Any:
             TuneSection: "tune",
         }
         target = next((c for c, k in sub.items() if k == key), None)
+        if cls is QuantConfig and key == "preset" and isinstance(value, dict):
+            target = Preprocessing  # a preset with fields overridden
         if target is not None and value is not None:
             value = _build(target, value, f"{where}.{key}")
         elif isinstance(value, list):

@@ -16,8 +16,8 @@ from int8ptq.calib.observers import ChannelMaxObserver, HistogramObserver, MinMa
 from int8ptq.calib.ranges import RangeOptions, compute_range
 from int8ptq.config import QuantConfig, Rounding
 from int8ptq.data.adapters import one_pass
-from int8ptq.data.model_input import PRESET_KEY, InputSpec, image_input, preset_for
-from int8ptq.data.presets import Preset
+from int8ptq.data.model_input import PRESET_KEY, InputSpec, image_input, resolve_input
+from int8ptq.data.presets import PREPROCESSING_KEY, Preprocessing, Preset, record
 from int8ptq.data.source import DataLike, iter_batches
 from int8ptq.errors import UserError
 from int8ptq.ir import Graph
@@ -64,11 +64,11 @@ class Statistics:
 
 
 @timed("prepare")
-def prepare_model(proto: onnx.ModelProto, preset: str | None = None) -> Prepared:
-    spec = image_input(proto)
+def prepare_model(proto: onnx.ModelProto, preset: str | Preprocessing | None = None) -> Prepared:
+    spec, pre = resolve_input(proto, preset, image_input(proto))
     g = Graph(proto)
     passes = prepare(g)
-    return Prepared(g, spec, preset_for(proto, preset, spec), passes, proto.ByteSize())
+    return Prepared(g, spec, pre, passes, proto.ByteSize())
 
 
 @timed("equalize")
@@ -178,6 +178,7 @@ def build(
     out = g.to_model()
     meta = {
         PRESET_KEY: prep.preset.name,
+        PREPROCESSING_KEY: record(prep.preset, prep.spec.layout),
         "int8ptq.version": __version__,
         "int8ptq.target_isa": isa.value,
         "int8ptq.method": cfg.method.value,

@@ -6,7 +6,7 @@ import argparse
 
 from int8ptq.cli import options as o
 from int8ptq.cli.output import emit_json, skipped
-from int8ptq.util.tables import table
+from int8ptq.util.tables import console, table
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -17,6 +17,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, metavar="DATA", help="images to compare on")
     p.add_argument("--limit", type=o.positive, default=DEFAULT_IMAGES, metavar="N", help="images to use")
     p.add_argument("--top", type=o.positive, default=20, metavar="K", help="rows to print (--json has all)")
+    p.add_argument(
+        "--report",
+        metavar="DIR",
+        help="also write DIR/report.md with a per-tensor SQNR plot (DIR/sqnr.png) and the full table "
+        "(default: none)",
+    )
     o.add_threads(p)
     o.add_preset(p)
 
@@ -24,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(a: argparse.Namespace) -> int:
     from int8ptq.eval.compare import compare
 
-    r = compare(a.fp32, a.int8, a.data, preset=a.preset, limit=a.limit, threads=a.threads)
+    r = compare(a.fp32, a.int8, a.data, preset=o.preprocessing(a), limit=a.limit, threads=a.threads)
     rows = [
         [t.tensor, t.producer, f"{t.sqnr_db:.1f}", f"{t.cosine:.5f}", f"{t.max_abs_err:.3g}"]
         for t in r.tensors[: a.top]
@@ -35,6 +41,10 @@ def run(a: argparse.Namespace) -> int:
         rows,
     )
     skipped(r.skipped_images)
+    if a.report:
+        from int8ptq.eval.compare_report import write_report
+
+        console.print(f"report: {write_report(r, a.report, fp32=a.fp32, int8=a.int8)}")
     emit_json(a, r.to_dict())
     return 0
 
@@ -47,6 +57,7 @@ COMMAND = o.Command(
     examples=(
         "int8ptq compare model.onnx model.int8.onnx --data calib.txt",
         "int8ptq compare model.onnx model.int8.onnx --data calib.txt --top 5 --json errors.json",
+        "int8ptq compare model.onnx model.int8.onnx --data calib.txt --report compare-report",
     ),
     add_arguments=add_arguments,
     run=run,

@@ -67,7 +67,7 @@ def run(a: argparse.Namespace) -> int:
     r = evaluate(
         a.models,
         a.data,
-        preset=a.preset,
+        preset=o.preprocessing(a),
         batch_size=a.batch_size,
         threads=a.threads,
         backend=a.backend,

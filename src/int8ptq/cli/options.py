@@ -197,7 +197,7 @@ def quant_config(a: argparse.Namespace) -> Any:
             equalize=a.equalize,
             per_channel=not a.per_tensor,
             target_isa=a.target_isa,
-            preset=a.preset,
+            preset=preprocessing(a),
             calib_images=a.calib_images,
             batch_size=a.batch_size,
             exclude=tuple(a.exclude),
@@ -207,13 +207,57 @@ def quant_config(a: argparse.Namespace) -> Any:
         raise UserError(str(e)) from None
 
 
+def floats3(text: str) -> tuple[float, float, float]:
+    try:
+        vals = tuple(float(v) for v in text.replace(" ", "").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected three comma-separated numbers, got {text!r}") from None
+    if len(vals) != 3:
+        raise argparse.ArgumentTypeError(f"expected three values (R,G,B), got {text!r}")
+    return vals  # type: ignore[return-value]  # three, checked above
+
+
 def add_preset(p: argparse.ArgumentParser) -> None:
-    from int8ptq.data.presets import PRESETS
+    """--preset and the per-field overrides: one preset, changed one field at a time."""
+    from int8ptq.data.presets import PRESETS, Layout
 
     names = ", ".join(f"{k} ({v.description})" for k, v in PRESETS.items())
-    g = p.add_argument_group("preprocessing")
-    g.add_argument(
-        "--preset",
-        metavar="NAME",
-        help=f"preprocessing preset: {names} (default: the one recorded in the model, else torchvision)",
+    g = p.add_argument_group(
+        "preprocessing",
+        "A preset, then any field overridden on its own. Default: the values recorded in the model "
+        "(an int8ptq output), else the preset its metadata names, else torchvision.",
     )
+    g.add_argument("--preset", metavar="NAME", help=f"base preset: {names} (default: see above)")
+    g.add_argument("--mean", type=floats3, metavar="R,G,B", help="mean, 0..255 units (default: the preset's)")
+    g.add_argument("--std", type=floats3, metavar="R,G,B", help="std, 0..255 units (default: the preset's)")
+    g.add_argument(
+        "--size", type=positive, metavar="N", help="center crop N x N (default: the model's input size)"
+    )
+    g.add_argument(
+        "--resize",
+        type=int,
+        metavar="N",
+        help="shorter side resized to N before the crop; 0: no resize (default: the preset's)",
+    )
+    g.add_argument(
+        "--bgr",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="feed channels as BGR (--no-bgr: RGB) (default: the preset's)",
+    )
+    g.add_argument(
+        "--layout",
+        choices=values(Layout),
+        type=str.upper,
+        help="input layout (default: read from the model's input shape)",
+    )
+
+
+def preprocessing(a: argparse.Namespace) -> Any:
+    """A preset name, or a Preprocessing when any field is overridden; None: the default."""
+    from int8ptq.data.presets import Preprocessing
+
+    fields = {k: getattr(a, k) for k in ("mean", "std", "size", "resize", "bgr", "layout")}
+    if all(v is None for v in fields.values()):
+        return a.preset
+    return Preprocessing(preset=a.preset, **fields)

@@ -33,6 +33,7 @@ def print_result(r: Any) -> None:
         ["INT8 ops", str(r.quantized_nodes)],
         ["FP32 ops left", ", ".join(f"{k} x{v}" for k, v in sorted(r.float_nodes.items())) or "none"],
         ["method / preset", f"{r.settings['method']} / {r.settings['preset']}"],
+        ["preprocessing", _pixels(r.settings["preprocessing"])],
         ["target ISA", r.target_isa],
         ["time", f"{r.seconds:.1f} s"],
     ]
@@ -41,6 +42,12 @@ def print_result(r: Any) -> None:
     rows += _fallback_rows(r)
     table(f"wrote {r.output}", ["setting", "value"], rows)
     skipped(r.skipped_images)
+
+
+def _pixels(p: dict[str, Any]) -> str:
+    resize = f"resize {p['resize']}, " if p["resize"] else ""
+    mean, std = (",".join(f"{v:g}" for v in p[k]) for k in ("mean", "std"))
+    return f"{resize}crop {p['size']}, mean {mean}, std {std}, {'BGR' if p['bgr'] else 'RGB'}, {p['layout']}"
 
 
 def _fallback_rows(r: Any) -> list[list[str]]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
-from int8ptq.data.presets import PRESETS, Preset
+from int8ptq.data.presets import PREPROCESSING_KEY, PRESETS, Preprocessing, Preset, from_record
 from int8ptq.errors import UserError
 
 PRESET_KEY = "int8ptq.preset"  # model metadata naming the preprocessing preset
@@ -45,13 +45,41 @@ def image_input(model: onnx.ModelProto) -> InputSpec:
     raise UserError("model has no image input (expected a 4-D float32 input, NCHW or NHWC)")
 
 
-def preset_for(model: onnx.ModelProto, name: str | None, spec: InputSpec) -> Preset:
-    """The named preset, else the one the model's metadata names, else torchvision."""
-    if name is None:
-        name = next((p.value for p in model.metadata_props if p.key == PRESET_KEY), "torchvision")
-    if name not in PRESETS:
-        from int8ptq.util.suggest import nearest
+def _meta(model: onnx.ModelProto, key: str) -> str | None:
+    return next((p.value for p in model.metadata_props if p.key == key), None)
 
-        raise UserError(f"unknown preset {name!r}{nearest(name, PRESETS)}")
-    preset = PRESETS[name]
-    return preset.with_crop(spec.size) if spec.size else preset
+
+def _relayout(model: onnx.ModelProto, spec: InputSpec, layout: str) -> InputSpec:
+    """`spec` read again under the given layout (its static size moves with it)."""
+    vi = next(v for v in model.graph.input if v.name == spec.name)
+    d = _dims(vi)
+    h, w = (d[1], d[2]) if layout == "NHWC" else (d[2], d[3])
+    return InputSpec(spec.name, layout, spec.batch, h if h is not None and h == w else None)
+
+
+def resolve_input(
+    model: onnx.ModelProto, pre: str | Preprocessing | None, spec: InputSpec
+) -> tuple[InputSpec, Preset]:
+    """The image input and its preprocessing: the values recorded in the model (an int8ptq
+    output), else its named preset, else torchvision; a preset given by name replaces those;
+    then each field given in `pre` overrides its own."""
+    p = Preprocessing.of(pre)
+    recorded = from_record(_meta(model, PREPROCESSING_KEY) or "") if p.preset is None else None
+    if recorded is not None:
+        base, layout = recorded
+    else:
+        name = p.preset or _meta(model, PRESET_KEY) or "torchvision"
+        if name not in PRESETS:
+            from int8ptq.util.suggest import nearest
+
+            raise UserError(f"unknown preset {name!r}{nearest(name, PRESETS)}")
+        base, layout = PRESETS[name], None
+    layout = p.layout or layout
+    if layout is not None and layout.value != spec.layout:
+        spec = _relayout(model, spec, layout.value)
+    return spec, p.apply(base, spec.size)
+
+
+def preset_for(model: onnx.ModelProto, pre: str | Preprocessing | None, spec: InputSpec) -> Preset:
+    """The preprocessing of `resolve_input`, without the input."""
+    return resolve_input(model, pre, spec)[1]

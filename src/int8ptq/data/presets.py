@@ -1,11 +1,19 @@
-"""Named preprocessing presets: image file -> float32 CHW array."""
+"""Named preprocessing presets (image file -> float32 CHW array), and `Preprocessing`: a preset
+overridden one field at a time, as the CLI flags, YAML and Python give it."""
 
 from __future__ import annotations
 
+import dataclasses
+import enum
+import json
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
+
+from int8ptq.errors import UserError
+
+PREPROCESSING_KEY = "int8ptq.preprocessing"  # model metadata: the values used (JSON)
 
 
 @dataclass(frozen=True)
@@ -91,3 +99,81 @@ PRESETS: dict[str, Preset] = {
         ),
     ]
 }
+
+
+class Layout(str, enum.Enum):
+    NCHW = "NCHW"
+    NHWC = "NHWC"
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """A preset and the fields to override; None everywhere means "from the preset". The preset
+    itself defaults to the values recorded in the model, else its named preset, else torchvision."""
+
+    preset: str | None = None  # base preset name
+    mean: tuple[float, float, float] | None = None  # 0..255 units, RGB order
+    std: tuple[float, float, float] | None = None
+    size: int | None = None  # center crop (the model's input size)
+    resize: int | None = None  # shorter side before the crop; 0: no resize (only upscale if smaller)
+    bgr: bool | None = None  # channel order fed to the model
+    layout: Layout | None = None  # NCHW or NHWC; default: read from the model's input shape
+
+    def __post_init__(self) -> None:
+        for k in ("mean", "std"):
+            v = getattr(self, k)
+            if v is not None:
+                if len(v) != 3:
+                    raise UserError(f"{k} needs 3 values (R,G,B), got {len(v)}")
+                object.__setattr__(self, k, tuple(float(c) for c in v))
+        if self.std is not None and min(self.std) <= 0:
+            raise UserError(f"std must be positive, got {self.std}")
+        if self.size is not None and self.size < 1:
+            raise UserError(f"size must be at least 1, got {self.size}")
+        if self.resize is not None and self.resize < 0:
+            raise UserError(f"resize must be 0 (none) or positive, got {self.resize}")
+        if self.layout is not None:
+            try:
+                object.__setattr__(self, "layout", Layout(str(self.layout).upper()))
+            except ValueError:
+                raise UserError(f"layout must be NCHW or NHWC, got {self.layout!r}") from None
+
+    @staticmethod
+    def of(value: str | Preprocessing | None) -> Preprocessing:
+        return value if isinstance(value, Preprocessing) else Preprocessing(preset=value)
+
+    def apply(self, base: Preset, static_size: int | None) -> Preset:
+        """`base` with these overrides, at the model's static input size when it has one."""
+        if self.size is not None and static_size is not None and self.size != static_size:
+            raise UserError(f"size {self.size} does not match the model's {static_size}x{static_size} input")
+        p = base.with_crop(self.size or static_size or base.crop)
+        changes: dict[str, object] = {
+            k: getattr(self, k) for k in ("mean", "std", "bgr") if getattr(self, k) is not None
+        }
+        if self.resize is not None:
+            changes["resize"] = self.resize or None
+        return dataclasses.replace(p, **changes) if changes else p
+
+
+def record(p: Preset, layout: str) -> str:
+    """The values used, as the model's `int8ptq.preprocessing` metadata."""
+    fields = {"resize": p.resize, "size": p.crop, "mean": list(p.mean), "std": list(p.std), "bgr": p.bgr}
+    return json.dumps({"preset": p.name, **fields, "layout": layout}, sort_keys=True)
+
+
+def from_record(text: str) -> tuple[Preset, Layout | None] | None:
+    """A preset from recorded metadata; None if it is not readable (an older or foreign model)."""
+    try:
+        d = json.loads(text)
+        p = Preset(
+            str(d["preset"]),
+            None if d["resize"] is None else int(d["resize"]),
+            int(d["size"]),
+            tuple(float(v) for v in d["mean"]),  # type: ignore[arg-type]  # three values
+            tuple(float(v) for v in d["std"]),  # type: ignore[arg-type]
+            bool(d["bgr"]),
+            "recorded in the model",
+        )
+        return p, Layout(d["layout"]) if d.get("layout") else None
+    except (ValueError, KeyError, TypeError):
+        return None

@@ -7,6 +7,7 @@ a Ray cluster, with identical results. Other data (arrays, readers) runs here, s
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,7 +18,8 @@ import onnx
 from int8ptq import metrics
 from int8ptq.config import EvalSection
 from int8ptq.data.dataset import open_dataset
-from int8ptq.data.model_input import image_input, preset_for
+from int8ptq.data.model_input import image_input, resolve_input
+from int8ptq.data.presets import PREPROCESSING_KEY, Preprocessing, record
 from int8ptq.data.source import DataLike, iter_batches
 from int8ptq.errors import UserError
 from int8ptq.eval.target import warn_saturation
@@ -48,6 +50,7 @@ class ModelEval:
 class EvalResult:
     models: list[ModelEval]
     skipped_images: list[str] = field(default_factory=list)
+    preprocessing: dict[str, object] = field(default_factory=dict)  # the values image files got
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -100,7 +103,7 @@ def evaluate(
     models: list[str | os.PathLike[str]],
     data: DataLike,
     *,
-    preset: str | None = None,
+    preset: str | Preprocessing | None = None,
     batch_size: int = EvalSection.batch_size,
     threads: int | None = None,
     backend: Backend | str = EvalSection.backend,
@@ -118,8 +121,11 @@ def evaluate(
         raise UserError("no model given")
     protos = [load_model(m) for m in models]
     warn_saturation(zip([str(m) for m in models], protos, strict=True), cpu_isa)
-    spec = image_input(protos[0])
-    pre = preset_for(protos[0], preset, spec)
+    # the preprocessing recorded in an int8ptq model (usually not the FP32 one) feeds them all
+    recorded = next(
+        (p for p in protos if any(m.key == PREPROCESSING_KEY for m in p.metadata_props)), protos[0]
+    )
+    spec, pre = resolve_input(recorded, preset, image_input(protos[0]))
     ex = executor if isinstance(executor, Executor) else Executor.parse(executor, workers)
     bs = spec.batch or batch_size
     if isinstance(data, (str, os.PathLike)):
@@ -130,7 +136,7 @@ def evaluate(
         job = EvalJob(
             tuple(_shippable(m) for m in models),
             str(data),
-            pre.name,
+            pre,
             pre.crop,
             spec.layout,
             bs,
@@ -158,4 +164,4 @@ def evaluate(
     out = _scores([str(m) for m in models], parts)
     if out[0].images == 0:
         raise UserError("no evaluation images could be read")
-    return EvalResult(out, skipped)
+    return EvalResult(out, skipped, json.loads(record(pre, spec.layout)))

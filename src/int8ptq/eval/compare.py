@@ -14,7 +14,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from int8ptq.data.model_input import image_input, preset_for
+from int8ptq.data.model_input import image_input, resolve_input
+from int8ptq.data.presets import Preprocessing
 from int8ptq.data.source import DataLike, iter_batches
 from int8ptq.eval.isolate import PREFIX, isolation_model
 from int8ptq.ir import Graph, load_model, with_outputs
@@ -38,6 +39,7 @@ class TensorError:
     # the same, of the error this tensor's layer adds by itself (its inputs in FP32, quantized
     # once: isolate.py); None unless asked for
     added_sqnr_db: float | None = None
+    graph_index: int = 0  # position of its producer in the (prepared) FP32 graph; 0: the input
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,7 @@ def compare(
     int8: str | os.PathLike[str],
     data: DataLike,
     *,
-    preset: str | None = None,
+    preset: str | Preprocessing | None = None,
     batch_size: int = 16,
     limit: int | None = DEFAULT_IMAGES,
     threads: int | None = None,
@@ -142,12 +144,12 @@ def compare(
     tensor's layer adds by itself (`added_sqnr_db`; one more run per batch)."""
     f_model = fp32 if isinstance(fp32, onnx.ModelProto) else load_model(fp32)
     q_model = int8 if isinstance(int8, onnx.ModelProto) else load_model(int8)
-    spec = image_input(f_model)
-    pre = preset_for(f_model, preset, spec)
+    spec, pre = resolve_input(q_model, preset, image_input(f_model))  # the values the INT8 model records
     qmap = _quantized_tensors(q_model)
     g = Graph(f_model)
     prepare(g)  # the INT8 graph's tensor names are the prepared FP32 graph's
     producers = {o: n.op_type for n in g.nodes for o in n.output}
+    order = {o: i + 1 for i, n in enumerate(g.nodes) for o in n.output}
     names = [t for t in qmap if t in producers or t == spec.name]
     f_run = make_runner(with_outputs(g, names), Backend.ORT, threads)
     q_run = make_runner(with_outputs(Graph(q_model), [qmap[t][0] for t in names]), Backend.ORT, threads)
@@ -173,7 +175,9 @@ def compare(
         sqnr = _db(a.signal, a.noise)
         cos = a.dot / np.sqrt(a.na * a.nb) if a.na * a.nb > 0 else 1.0
         added = iso.channel_db(t) if iso is not None else None
-        row = TensorError(t, producers.get(t, "input"), sqnr, float(cos), a.max_err, a.channel_db(), added)
+        row = TensorError(
+            t, producers.get(t, "input"), sqnr, float(cos), a.max_err, a.channel_db(), added, order.get(t, 0)
+        )
         rows.append(row)
     rows.sort(key=lambda r: r.sqnr_db)
     return CompareResult(rows, images, skipped)

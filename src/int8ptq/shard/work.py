@@ -14,7 +14,7 @@ import numpy as np
 
 from int8ptq.data.dataset import Batch, Dataset, open_dataset
 from int8ptq.data.model_input import InputSpec
-from int8ptq.data.presets import PRESETS
+from int8ptq.data.presets import PRESETS, Preset
 from int8ptq.metrics import TOPK, cosine, top_classes
 
 
@@ -24,7 +24,7 @@ class EvalJob:
 
     models: tuple[bytes | str, ...]  # serialized models, or paths of models with external data
     data: str  # a path every worker can read (shared file system on a cluster)
-    preset: str
+    preset: Preset | str  # the preprocessing, or a preset's name
     crop: int
     layout: str
     batch_size: int
@@ -32,6 +32,12 @@ class EvalJob:
     threads: int | None = None
     data_key: str = ""  # data_fingerprint() of `data`: its content, not only its name
     limit: int | None = None
+
+    @property
+    def pixels(self) -> Preset:
+        """The preprocessing at the job's crop size."""
+        base = self.preset if isinstance(self.preset, Preset) else PRESETS[self.preset]
+        return base.with_crop(self.crop)
 
     @functools.cached_property
     def model_keys(self) -> tuple[str, ...]:
@@ -44,7 +50,7 @@ class EvalJob:
         h = hashlib.sha256()
         for k in self.model_keys:
             h.update(k.encode())
-        pixels = repr(PRESETS[self.preset].with_crop(self.crop)) if self.preset in PRESETS else self.preset
+        pixels = repr(self.pixels)
         fields = [os.path.abspath(self.data), self.data_key, pixels, self.layout, self.batch_size]
         fields += [self.backend, self.threads, self.limit]
         h.update("|".join(str(f) for f in fields).encode())
@@ -151,7 +157,7 @@ def run_batches(runners: list, batches, index: int = 0) -> ShardResult:  # noqa:
 def run_shard(job: EvalJob, shard: Shard) -> ShardResult:
     _maybe_fail_for_test(shard)
     ds = open_dataset(job.data).subset(shard.start, shard.stop)
-    base = PRESETS[job.preset].with_crop(job.crop)
+    base = job.pixels
     spec = InputSpec("input", job.layout, None, job.crop)
     pairs = zip(job.models, job.model_keys, strict=True)
     runners = [_runner(m, k, job.backend, job.threads) for m, k in pairs]

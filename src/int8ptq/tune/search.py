@@ -115,7 +115,7 @@ class _ShardedEvalSet:
         job = EvalJob(
             (model.SerializeToString(),),
             self.data,
-            p.preset.name,
+            p.preset,
             p.preset.crop,
             p.spec.layout,
             16,
