@@ -2,6 +2,7 @@
 
 import hashlib
 import http.server
+import re
 import threading
 
 import pytest
@@ -97,3 +98,33 @@ def test_unreachable_server_is_a_user_error(tmp_path, monkeypatch):
     monkeypatch.setenv("INT8PTQ_CACHE", str(tmp_path))
     with pytest.raises(UserError, match="download failed"):
         download.fetch("http://127.0.0.1:9/none.pth", sha256=DIGEST)
+
+
+def _bar_console():
+    import io
+
+    from rich.console import Console
+
+    return Console(file=io.StringIO(), force_terminal=True, width=140, color_system=None)
+
+
+def test_progress_shows_bytes_total_speed_and_eta(server):
+    con = _bar_console()
+    download.fetch(server, sha256=DIGEST, console=con)
+    out = con.file.getvalue()
+    # the file's name, bytes done of the total (Content-Length), speed ("?" until it can be
+    # measured, which a loopback transfer of 1 MB may never be) and time left
+    assert re.search(
+        rf"downloading weights-{DIGEST[:8]}\.pth .* 1\.0/1\.0 MB (\S+/s|\?) ETA \d+:\d\d:\d\d", out
+    )
+
+
+def test_progress_of_a_resumed_download_counts_from_what_is_there(server):
+    Handler.mode = "cut_once"
+    with pytest.raises(UserError, match="run again to resume"):
+        download.fetch(server, sha256=DIGEST)
+    con = _bar_console()
+    download.fetch(server, sha256=DIGEST, console=con)
+    frames = con.file.getvalue()
+    assert "0.3/1.0 MB" in frames  # the first frame starts at the bytes kept, total is the file's
+    assert "1.0/1.0 MB" in frames and Handler.requests[-1].startswith("bytes=")

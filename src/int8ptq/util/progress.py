@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 T = TypeVar("T")
 
@@ -46,3 +50,34 @@ def _console():
     from rich.console import Console
 
     return Console(stderr=True)
+
+
+@contextmanager
+def byte_progress(
+    what: str, total: int | None, done: int = 0, console: Console | None = None
+) -> Iterator[Callable[[int], None]]:
+    """A transfer's bar: bytes done of the total, speed and time left; yields `advance(n)`.
+    `done` bytes are already there (a resumed download). Given a console, it always draws."""
+    if console is None and not enabled():
+        yield lambda n: None
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    cols = [
+        TextColumn(f"[bold]{what}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    ]
+    with Progress(*cols, transient=console is None, console=console or _console()) as bar:
+        task = bar.add_task(what, total=total, completed=done)
+        yield lambda n: bar.advance(task, n)

@@ -16,9 +16,13 @@ import urllib.error
 import urllib.request
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from int8ptq.errors import UserError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 CHUNK = 1 << 20
 TIMEOUT = 60
@@ -50,7 +54,7 @@ def _matches(digest: str, sha256: str | None, prefix: str | None) -> bool:
     return True
 
 
-def _transfer(url: str, part: Path) -> None:
+def _transfer(url: str, part: Path, console: Console | None = None) -> None:
     have = part.stat().st_size if part.exists() else 0
     req = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     try:
@@ -66,18 +70,27 @@ def _transfer(url: str, part: Path) -> None:
         total = resp.headers.get("Content-Length")
         expected = int(total) if total is not None else None
         got = 0
-        from int8ptq.util.progress import progress
+        from int8ptq.util.progress import byte_progress
 
-        with open(part, "ab" if resumed else "wb") as f:
-            for block in progress(iter(lambda: resp.read(CHUNK), b""), f"downloading {part.stem}", unit="MB"):
+        done = have if resumed else 0
+        whole = None if expected is None else done + expected
+        with (
+            open(part, "ab" if resumed else "wb") as f,
+            byte_progress(f"downloading {Path(urlparse(url).path).name}", whole, done, console) as advance,
+        ):
+            for block in iter(lambda: resp.read(CHUNK), b""):
                 f.write(block)
                 got += len(block)
+                advance(len(block))
         if expected is not None and got < expected:
             raise UserError(f"download interrupted: {url} ({got} of {expected} bytes); run again to resume")
 
 
-def fetch(url: str, sha256: str | None = None, sha256_prefix: str | None = None) -> Path:
-    """The cached, verified file for `url`, downloading (or resuming) it if needed."""
+def fetch(
+    url: str, sha256: str | None = None, sha256_prefix: str | None = None, *, console: Console | None = None
+) -> Path:
+    """The cached, verified file for `url`, downloading (or resuming) it if needed. The progress
+    bar (bytes, total, speed, time left) goes to stderr on a terminal, or to `console` if given."""
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     dest = folder / _name(url)
@@ -88,7 +101,7 @@ def fetch(url: str, sha256: str | None = None, sha256_prefix: str | None = None)
         dest.unlink()  # stale or corrupt: never trusted, fetched again
     part = dest.with_name(dest.name + ".part")
     try:
-        _transfer(url, part)
+        _transfer(url, part, console)
     except (OSError, http.client.HTTPException) as e:  # the connection broke mid-transfer
         raise UserError(f"download interrupted: {url} ({type(e).__name__}); run again to resume") from None
     digest = sha256_of(part)
