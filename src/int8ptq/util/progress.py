@@ -54,7 +54,7 @@ def _console():
 
 @contextmanager
 def byte_progress(
-    what: str, total: int | None, done: int = 0, console: Console | None = None
+    what: str, total: int | None, *, done: int = 0, console: Console | None = None
 ) -> Iterator[Callable[[int], None]]:
     """A transfer's bar: bytes done of the total, speed and time left; yields `advance(n)`.
     `done` bytes are already there (a resumed download). Given a console, it always draws."""

@@ -76,7 +76,9 @@ def _transfer(url: str, part: Path, console: Console | None = None) -> None:
         whole = None if expected is None else done + expected
         with (
             open(part, "ab" if resumed else "wb") as f,
-            byte_progress(f"downloading {Path(urlparse(url).path).name}", whole, done, console) as advance,
+            byte_progress(
+                f"downloading {Path(urlparse(url).path).name}", whole, done=done, console=console
+            ) as advance,
         ):
             for block in iter(lambda: resp.read(CHUNK), b""):
                 f.write(block)
