@@ -220,6 +220,7 @@ def test_benchmark_batch_size_list_and_old_spelling(convnet_path, tmp_path):
         )
         assert r.returncode == 0, r.stderr
         assert sorted(x["batch"] for x in json.loads(r.stdout)["rows"]) == [1, 2]
+        assert ("--batch is deprecated; use --batch-size" in r.stderr) == (flag == "--batch")
 
 
 def test_python_m_int8ptq_runs_a_command(convnet_path, calib_npy, tmp_path):

@@ -33,7 +33,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=list(BenchSection.batch_sizes),
         help="batch sizes, comma-separated",
     )
-    p.add_argument("--batch", type=o.ints, dest="batch_size", help=argparse.SUPPRESS)  # old spelling
+    p.add_argument(
+        "--batch", type=o.ints, dest="batch_size", action=o.deprecated("--batch-size"), help=argparse.SUPPRESS
+    )
     p.add_argument(
         "--threads",
         type=o.ints,

@@ -42,6 +42,19 @@ class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionH
         return text + " (default: %(default)s)"
 
 
+def deprecated(new: str) -> type[argparse.Action]:
+    """An old option spelling: still works, says once on stderr which one replaced it."""
+
+    class Alias(argparse.Action):
+        def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
+            from int8ptq.util.tables import warn
+
+            warn(f"{option_string} is deprecated; use {new}")
+            setattr(namespace, self.dest, values)
+
+    return Alias
+
+
 def examples(lines: tuple[str, ...]) -> str:
     return "examples:\n" + "\n".join(f"  {ln}" for ln in lines)
 
@@ -85,9 +98,9 @@ def duration(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a duration like 90s, 10m or 1h, got {text!r}") from None
 
 
-def common_parent() -> argparse.ArgumentParser:
+def common_parent() -> Parser:
     """Options every subcommand takes."""
-    p = argparse.ArgumentParser(add_help=False)
+    p = Parser(add_help=False)
     g = p.add_argument_group("output")
     g.add_argument(
         "--json",

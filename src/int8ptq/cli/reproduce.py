@@ -29,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="models, results and table.md go here",
     )
-    p.add_argument("--out", dest="output_dir", help=argparse.SUPPRESS)  # old spelling
+    p.add_argument("--out", dest="output_dir", action=o.deprecated("--output-dir"), help=argparse.SUPPRESS)
     p.add_argument(
         "--warmup", type=o.positive, default=WARMUP_IMAGES, metavar="N", help="calibration images taken first"
     )

@@ -7,6 +7,7 @@ import dataclasses
 import enum
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -39,7 +40,8 @@ class Preset:
         target = self.resize if self.resize is not None else max(self.crop, min(w, h))
         if min(w, h) != target:
             r = target / min(w, h)
-            img = img.resize((max(self.crop, round(w * r)), max(self.crop, round(h * r))), Image.BILINEAR)
+            size = (max(self.crop, round(w * r)), max(self.crop, round(h * r)))
+            img = img.resize(size, Image.Resampling.BILINEAR)
             w, h = img.size
         left, top = (w - self.crop) // 2, (h - self.crop) // 2
         img = img.crop((left, top, left + self.crop, top + self.crop))
@@ -147,7 +149,7 @@ class Preprocessing:
         if self.size is not None and static_size is not None and self.size != static_size:
             raise UserError(f"size {self.size} does not match the model's {static_size}x{static_size} input")
         p = base.with_crop(self.size or static_size or base.crop)
-        changes: dict[str, object] = {
+        changes: dict[str, Any] = {
             k: getattr(self, k) for k in ("mean", "std", "bgr") if getattr(self, k) is not None
         }
         if self.resize is not None:
