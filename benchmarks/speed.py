@@ -32,25 +32,28 @@ import tables  # noqa: E402
 from int8ptq.runtime import time_runner  # noqa: E402
 from int8ptq.zoo.registry import get  # noqa: E402
 
-MODELS = ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "resnet50", "mobilenet_v2"]
+MODELS = ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "resnet50"]
 PYTHON = {"ort": sys.executable}
 PYTHON["nncf"] = os.environ.get("INT8PTQ_NNCF_PYTHON", sys.executable)
 PYTHON["quark"] = os.environ.get("INT8PTQ_QUARK_PYTHON", sys.executable)
 
 
-def peer_best() -> dict[str, str]:
-    """tool -> the slug of its best setting on EfficientNet-Lite0 (accuracy sweep)."""
+def peer_order() -> dict[str, list[str]]:
+    """tool -> its settings, best first, as ranked on EfficientNet-Lite0 (accuracy sweep;
+    AdaRound left out: its speed is its base setting's)."""
     rs = tables.rows(common.WORK / "efficientnet_lite0")
-    best: dict[str, str] = {}
+    order: dict[str, list[str]] = {}
     for tool in ("ort", "nncf", "quark"):
-        mine = [r for r in rs if r.tool == tool and "adaround" not in r.slug]
+        mine = sorted((r for r in rs if r.tool == tool and "adaround" not in r.slug), key=tables.Row.rank)
         if mine:
-            best[tool] = max(mine, key=tables.Row.rank).slug
-    return best
+            order[tool] = [r.slug for r in reversed(mine)]
+    return order
 
 
-def ensure_models(d: Path, best: dict[str, str]) -> list[tuple[str, str, Path]]:
-    """(label, tool, file) of the INT8 models to time; quantizes what is missing."""
+def ensure_models(d: Path, order: dict[str, list[str]]) -> list[tuple[str, str, Path]]:
+    """(label, tool, file) of the INT8 models to time: int8ptq's, and each peer's best setting
+    on Lite0, or its best setting quantized for this model (settings of one format run at one
+    speed); quantizes what is missing."""
     if not (d / "models" / "int8ptq-default.json").exists():
         import accuracy
 
@@ -59,7 +62,8 @@ def ensure_models(d: Path, best: dict[str, str]) -> list[tuple[str, str, Path]]:
     for slug in ("int8ptq-default", "int8ptq-vnni"):
         info = json.loads((d / "models" / f"{slug}.json").read_text())
         out.append((info["label"], "int8ptq", d / "models" / info["file"]))
-    for tool, slug in best.items():
+    for tool, slugs in order.items():
+        slug = next((s for s in slugs if (d / "models" / f"{s}.json").exists()), slugs[0])
         meta = d / "models" / f"{slug}.json"
         if not meta.exists():
             script = Path(__file__).with_name("peers.py")
@@ -80,10 +84,10 @@ def measure(path: Path, backend: str, size: int, repeat: int) -> tuple[float, fl
     return 1000 * b1, 16 / b16
 
 
-def run_model(name: str, best: dict[str, str], repeat: int) -> list[list[str]]:
+def run_model(name: str, order: dict[str, list[str]], repeat: int) -> list[list[str]]:
     entry = get(name)
     d = prepare.prepare(name, random_weights=not name.startswith("efficientnet_lite"))
-    int8 = ensure_models(d, best)
+    int8 = ensure_models(d, order)
     rows: list[list[str]] = []
     for backend, bname in (("ort", "onnxruntime"), ("ov", "OpenVINO")):
         exported = measure(d / "fp32.onnx", backend, entry.input_size, repeat)
@@ -112,20 +116,21 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--force", action="store_true", help="time even on a busy machine")
     a = ap.parse_args()
-    best = peer_best()
+    order = peer_order()
     common.require_quiet(force=a.force)
     load = common.load_average()
     rows: list[list[str]] = []
     for m in a.models.split(","):
-        rows += run_model(m, best, a.repeat)
+        rows += run_model(m, order, a.repeat)
     body = (
         f"2 threads; batch 1: median latency of {2 * a.repeat} runs, batch 16: median of {a.repeat}, "
         f"after warm-up; random input; load average {load:.2f} when timing started. "
         "**Speed-ups are against the same backend's FP32 prepared graph** (the model after "
         "int8ptq's FP32 passes, which every tool quantizes); the last column is against the model "
         "as exported. OpenVINO runs FP32 in f32 (`INFERENCE_PRECISION_HINT=f32`). This CPU has "
-        "AVX512-VNNI, so these are VNNI kernels. Peers: each one's best setting on "
-        f"EfficientNet-Lite0 ({', '.join(best.values())}), quantized from the same prepared graph; "
+        "AVX512-VNNI, so these are VNNI kernels. Peers: each one's best setting on EfficientNet-Lite0 "
+        "where it was made for the model, else its best setting that was (one format runs at one "
+        "speed), quantized from the same prepared graph; "
         "models other than the EfficientNet-Lites have random weights (speed does not depend on them) "
         "and calibrate on 100 images of calib.txt.\n\n"
     )
