@@ -124,3 +124,24 @@ def test_depthwise_path():
     )
     assert (q == ref).mean() > 0.98  # per channel, the same algorithm as the dense path
     assert PairGuard().constraint(helper.make_node("Conv", ["x", "w"], ["y"], group=8), (8, 1, 3, 3)) is None
+
+
+def test_an_input_silent_in_calibration_keeps_its_weights():
+    """An input channel that never fired on the calibration data may fire later: its
+    weights stay rounded to nearest (they used to be zeroed), and the other columns are
+    rounded exactly as if it were absent."""
+    w, x = _layer(o=8, cin=4, k=1, n=2000, seed=3)
+    w2 = w.reshape(8, -1)
+    calib = x.copy()
+    calib[2] = 0.0  # channel 2 silent in calibration
+    h = calib @ calib.T / calib.shape[1]
+    qmax = np.full(8, 127.0)
+    scale = _scale(w2, qmax)
+    q = round_dense(w2, scale, qmax, h)
+    assert q is not None
+    np.testing.assert_array_equal(q[:, 2], _nearest(w2, scale, qmax)[:, 2])
+    live = [0, 1, 3]
+    alone = round_dense(w2[:, live], scale, qmax, h[np.ix_(live, live)])
+    np.testing.assert_array_equal(q[:, live], alone)
+    # on data where the channel fires, the output error is that of rounding, not of a lost input
+    assert _err(w2, q, scale, x) < 0.5 * _err(w2, np.where(np.arange(4) == 2, 0, q), scale, x)

@@ -50,6 +50,24 @@ def _inverse_cholesky(h: np.ndarray) -> np.ndarray | None:
     return out
 
 
+def _decouple_dead(h: np.ndarray) -> np.ndarray:
+    """H with each input that never fired in calibration made independent of the others.
+
+    Such a column is rounded to nearest and neither absorbs nor passes on error (its rows of
+    H^-1 are zero). It keeps its weights: an input silent on the calibration patches may
+    still fire on other images, and zeroing its weights made that a systematic error.
+    """
+    d = np.diagonal(h)
+    dead = d <= 0
+    if not dead.any():
+        return h
+    h = h.copy()
+    h[dead, :] = 0.0
+    h[:, dead] = 0.0
+    h[dead, dead] = d[~dead].mean() if (~dead).any() else 1.0
+    return h
+
+
 BLOCK = 128  # columns rounded together before the trailing update (lazy batch updates)
 
 
@@ -73,10 +91,7 @@ def _round_dense(
     w: np.ndarray, scale: np.ndarray, qmax: np.ndarray, h: np.ndarray, partners: np.ndarray | None, limit: int
 ) -> np.ndarray | None:
     w = w.astype(np.float32)
-    dead = np.diagonal(h) <= 0
-    h = h.copy()
-    h[dead, dead] = 1.0
-    w[:, dead] = 0.0
+    h = _decouple_dead(h)
     u = _inverse_cholesky(h)
     if u is None:
         return None
