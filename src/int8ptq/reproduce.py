@@ -78,7 +78,7 @@ def run_model(
 
     fp32, int8 = out / f"{name}.onnx", out / f"{name}.int8.onnx"
     if not fp32.exists():
-        export(name, fp32, random_weights)
+        export(name, fp32, random_weights=random_weights)
     ds = open_dataset(data)
     if len(ds) <= warmup:
         raise UserError(f"{data}: {len(ds)} images; need more than the {warmup} warm-up images")

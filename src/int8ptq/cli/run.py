@@ -38,7 +38,7 @@ def run(a: argparse.Namespace) -> int:
         tr = tune(
             cfg.model, cfg.output, cfg.calib, t.eval, config=qcfg, tcfg=tc, on_trial=tune_cmd.show_trial
         )
-        return tune_cmd.finish(tr, a, tc.metric.value, tc.max_drop)
+        return tune_cmd.finish(tr, a, metric=tc.metric.value, max_drop=tc.max_drop)
     r = quantize(cfg.model, cfg.output, cfg.calib, config=qcfg)
     quant_cmd.print_result(r)
     out: dict[str, object] = {"quantize": r.to_dict()}

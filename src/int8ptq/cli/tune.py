@@ -54,7 +54,7 @@ def show_trial(t: Any) -> None:
     )
 
 
-def finish(r: Any, a: argparse.Namespace, metric: str, max_drop: float) -> int:
+def finish(r: Any, a: argparse.Namespace, *, metric: str, max_drop: float) -> int:
     """Print the outcome, write --json; the exit code: 0 met, 3 not met, 130 interrupted."""
     b = r.best
     drop = "over budget (stopped early)" if b.drop is None else f"{100 * b.drop:.2f} points ({b.drop:.4f})"
@@ -92,7 +92,7 @@ def run(a: argparse.Namespace) -> int:
         executor=a.executor,
         workers=a.workers,
     )
-    return finish(r, a, tc.metric.value, tc.max_drop)
+    return finish(r, a, metric=tc.metric.value, max_drop=tc.max_drop)
 
 
 COMMAND = o.Command(

@@ -56,7 +56,7 @@ def run(a: argparse.Namespace) -> int:
         return 0
     from int8ptq.zoo.export import export
 
-    path = export(a.name, a.output, a.random_weights)
+    path = export(a.name, a.output, random_weights=a.random_weights)
     console.print(f"wrote {path} ({mb(os.path.getsize(path))})")
     emit_json(a, {"name": a.name, "output": str(path), "random_weights": a.random_weights})
     return 0

@@ -18,7 +18,7 @@ def enabled() -> bool:
     return sys.stderr.isatty() and not os.environ.get("INT8PTQ_QUIET")
 
 
-def progress(items: Iterable[T], what: str, total: int | None = None, unit: str = "item") -> Iterator[T]:
+def progress(items: Iterable[T], what: str, *, total: int | None = None, unit: str = "item") -> Iterator[T]:
     if not enabled():
         yield from items
         return

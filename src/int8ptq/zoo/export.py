@@ -25,7 +25,7 @@ def _torch():
     return torch
 
 
-def export(name: str, output: str | os.PathLike[str], random_weights: bool = False, seed: int = 0) -> Path:
+def export(name: str, output: str | os.PathLike[str], *, random_weights: bool = False, seed: int = 0) -> Path:
     """Write `name` as an ONNX file (opset 17, dynamic batch) with its preset in metadata."""
     torch = _torch()
     entry = get(name)
