@@ -16,7 +16,8 @@ from int8ptq.calib.observers import ChannelMaxObserver, HistogramObserver, MinMa
 from int8ptq.calib.ranges import RangeOptions, compute_range
 from int8ptq.config import QuantConfig, Rounding
 from int8ptq.data.adapters import one_pass
-from int8ptq.data.model_input import PRESET_KEY, InputSpec, image_input, resolve_input
+from int8ptq.data.feeds import Feed
+from int8ptq.data.model_input import PRESET_KEY, InputSpec, ModelInputs, model_inputs, resolve_inputs
 from int8ptq.data.presets import PREPROCESSING_KEY, Preprocessing, Preset, record
 from int8ptq.data.source import DataLike, iter_batches
 from int8ptq.errors import UserError
@@ -36,13 +37,18 @@ from int8ptq.version import __version__
 
 @dataclass
 class Prepared:
-    """The FP32 graph after the preparation passes, and its image input."""
+    """The FP32 graph after the preparation passes, and its inputs."""
 
     graph: Graph
-    spec: InputSpec
+    inputs: ModelInputs
     preset: Preset
     passes: dict[str, int]
     fp32_bytes: int
+
+    @property
+    def spec(self) -> InputSpec | None:
+        """The image input, if the model has one."""
+        return self.inputs.image
 
     def plan(self, exclude: Iterable[str] = ()) -> QuantPlan:
         return build_plan(self.graph, frozenset(exclude))
@@ -65,10 +71,10 @@ class Statistics:
 
 @timed("prepare")
 def prepare_model(proto: onnx.ModelProto, preset: str | Preprocessing | None = None) -> Prepared:
-    spec, pre = resolve_input(proto, preset, image_input(proto))
+    inputs, pre = resolve_inputs(proto, preset, model_inputs(proto))
     g = Graph(proto)
     passes = prepare(g)
-    return Prepared(g, spec, pre, passes, proto.ByteSize())
+    return Prepared(g, inputs, pre, passes, proto.ByteSize())
 
 
 @timed("equalize")
@@ -87,10 +93,9 @@ def equalize_model(prep: Prepared, data: DataLike, cfg: QuantConfig) -> int:
                 "a callable or a reader with rewind()"
             )
         observers = {t: ChannelMaxObserver() for t in clipped}
-        batches, total = iter_batches(data, prep.spec, prep.preset, cfg.batch_size, cfg.calib_images)
-        collect(
-            prep.graph, {t: (t, o) for t, o in observers.items()}, (b.x for b in batches), cfg.threads, total
-        )
+        batches, total = iter_batches(data, prep.inputs, prep.preset, cfg.batch_size, cfg.calib_images)
+        requests = {t: (t, o) for t, o in observers.items()}
+        collect(prep.graph, requests, (b.inputs for b in batches), cfg.threads, total)
         maxima = {t: o.max for t, o in observers.items() if o.max is not None}
     n = equalize(prep.graph, maxima)
     prep.passes["equalize"] = n
@@ -140,7 +145,7 @@ def calibrate(
     requests: dict[str, tuple[str, Observer]] = {f"range:{t}": (t, o) for t, o in ranges.items()}
     requests.update({f"weights:{n}": (t, o) for n, (t, o) in weights.items()})
     skipped: list[str] = []
-    batches, total = iter_batches(data, prep.spec, prep.preset, cfg.batch_size, cfg.calib_images, skipped)
+    batches, total = iter_batches(data, prep.inputs, prep.preset, cfg.batch_size, cfg.calib_images, skipped)
     counter = _Counter(batches)
     collect(prep.graph, requests, counter, cfg.threads, total)
     if counter.images == 0:
@@ -176,9 +181,10 @@ def build(
         report=report,
     )
     out = g.to_model()
-    meta = {
-        PRESET_KEY: prep.preset.name,
-        PREPROCESSING_KEY: record(prep.preset, prep.spec.layout),
+    meta = {PRESET_KEY: prep.preset.name}
+    if prep.spec is not None:  # an image model: how its images are prepared
+        meta[PREPROCESSING_KEY] = record(prep.preset, prep.spec.layout)
+    meta |= {
         "int8ptq.version": __version__,
         "int8ptq.target_isa": isa.value,
         "int8ptq.method": cfg.method.value,
@@ -193,12 +199,12 @@ def build(
 
 
 class _Counter:
-    """Pass batches through as arrays, counting images."""
+    """Pass batches through as `{input_name: array}`, counting samples."""
 
-    def __init__(self, batches: Iterator) -> None:
+    def __init__(self, batches: Iterator[Feed]) -> None:
         self.batches, self.images = batches, 0
 
-    def __iter__(self) -> Iterator:
+    def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
         for b in self.batches:
-            self.images += len(b.x)
-            yield b.x
+            self.images += len(b)
+            yield b.inputs

@@ -21,6 +21,8 @@ from int8ptq.ir.outputs import add_outputs, with_outputs
 from int8ptq.runtime import Backend, Runner, make_runner
 from int8ptq.util.progress import progress
 
+Feeds = dict[str, np.ndarray]  # one batch, every graph input by name
+
 
 @dataclass(frozen=True)
 class _Tap:
@@ -57,32 +59,33 @@ class _Exact:
         self.g, self.threads = g, threads
         self.runners: dict[frozenset[str], Runner] = {}
 
-    def run(self, x: np.ndarray, tensors: set[str]) -> dict[str, np.ndarray]:
+    def run(self, x: Feeds, tensors: set[str]) -> dict[str, np.ndarray]:
         key = frozenset(tensors)
         if key not in self.runners:
             self.runners[key] = make_runner(with_outputs(self.g, sorted(key)), Backend.ORT, self.threads)
         runner = self.runners[key]
         outs = dict(zip(runner.output_names, runner.run_all(x), strict=True))
-        outs[runner.input_name] = x
+        outs.update(x)
         return outs
 
 
 def collect(
     g: Graph,
     requests: Mapping[str, tuple[str, Observer]],
-    batches: Iterable[np.ndarray],
+    batches: Iterable[Feeds],
     threads: int | None = None,
     total: int | None = None,
 ) -> None:
     """One pass over the data: each observer in `requests` (key -> (tensor, observer)) sees
-    its tensor in every batch. Memory is that of the observers, whatever the image count."""
+    its tensor in every batch (`{input_name: array}`). Memory is that of the observers,
+    whatever the sample count."""
     model, taps = _reducing_model(g, requests)
     runner = make_runner(model, Backend.ORT, threads)
     exact = _Exact(g, threads)
 
-    def run(x: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def run(x: Feeds) -> tuple[Feeds, dict[str, np.ndarray]]:
         outs = dict(zip(runner.output_names, runner.run_all(x), strict=True))
-        outs[runner.input_name] = x
+        outs.update(x)
         return x, outs
 
     # onnxruntime computes the next batch (without the GIL) while observers fold this one
@@ -97,7 +100,7 @@ def collect(
             _observe(taps, *pending.result(), exact)
 
 
-def _observe(taps: list[_Tap], x: np.ndarray, outs: dict[str, np.ndarray], exact: _Exact) -> None:
+def _observe(taps: list[_Tap], x: Feeds, outs: dict[str, np.ndarray], exact: _Exact) -> None:
     redo = []
     for tap in taps:
         if tap.reducer is None:

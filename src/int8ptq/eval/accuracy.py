@@ -18,9 +18,9 @@ import onnx
 from int8ptq import metrics
 from int8ptq.config import EvalSection
 from int8ptq.data.dataset import open_dataset
-from int8ptq.data.model_input import image_input, resolve_input
+from int8ptq.data.model_input import model_inputs, resolve_inputs
 from int8ptq.data.presets import PREPROCESSING_KEY, Preprocessing, record
-from int8ptq.data.source import DataLike, iter_batches
+from int8ptq.data.source import DataLike, is_image_data, iter_batches
 from int8ptq.errors import UserError
 from int8ptq.eval.target import warn_saturation
 from int8ptq.ir import load_model
@@ -125,10 +125,11 @@ def evaluate(
     recorded = next(
         (p for p in protos if any(m.key == PREPROCESSING_KEY for m in p.metadata_props)), protos[0]
     )
-    spec, pre = resolve_input(recorded, preset, image_input(protos[0]))
+    inputs, pre = resolve_inputs(recorded, preset, model_inputs(protos[0]))
     ex = executor if isinstance(executor, Executor) else Executor.parse(executor, workers)
-    bs = spec.batch or batch_size
-    if isinstance(data, (str, os.PathLike)):
+    bs = inputs.batch or batch_size
+    if isinstance(data, (str, os.PathLike)) and is_image_data(data, inputs):
+        spec = inputs.only_image()
         if Backend(backend) is Backend.AUTO:  # one concrete backend: it is part of the cache key
             backend = fastest_backend(models[0], threads)
         ds = open_dataset(data)
@@ -150,10 +151,12 @@ def evaluate(
         parts = run_shards(job, shards, ex, Path(cache) if cache else None, lambda _: next(bar, None))
         skipped = ds.skipped + [s for p in parts for s in p.skipped]
     elif ex.kind != "local":
-        raise UserError("--executor processes/ray needs data given as a path (workers read it themselves)")
+        raise UserError(
+            "--executor processes/ray needs images given as a path (workers read them themselves)"
+        )
     else:
         skipped = []
-        batches, total = iter_batches(data, spec, pre, bs, limit, skipped)
+        batches, total = iter_batches(data, inputs, pre, bs, limit, skipped)
         runners = [make_runner(m, backend, threads) for m in models]
         parts = [run_batches(runners, progress(batches, "evaluating", total=total, unit="batch"))]
     parts, bad = _drop_bad_labels(parts, _classes(protos[0]))
@@ -164,4 +167,5 @@ def evaluate(
     out = _scores([str(m) for m in models], parts)
     if out[0].images == 0:
         raise UserError("no evaluation images could be read")
-    return EvalResult(out, skipped, json.loads(record(pre, spec.layout)))
+    image = inputs.image if is_image_data(data, inputs) else None
+    return EvalResult(out, skipped, json.loads(record(pre, image.layout)) if image else {})

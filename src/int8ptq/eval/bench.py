@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from int8ptq.config import BenchSection
-from int8ptq.data.model_input import image_input
+from int8ptq.data.model_input import model_inputs
 from int8ptq.eval.target import warn_saturation
 from int8ptq.ir import load_model
 from int8ptq.quant.isa import Isa
@@ -60,8 +60,8 @@ def benchmark(
             for b in batches:
                 base = None
                 for m in models:
-                    spec = image_input(load_model(m))
-                    if spec.batch is not None and spec.batch != b:
+                    static = model_inputs(load_model(m)).batch
+                    if static is not None and static != b:
                         continue  # a static batch dimension: only that batch runs
                     runner = make_runner(m, backend, t)
                     x = input_for(m, b)

@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from int8ptq.data.model_input import image_input, resolve_input
+from int8ptq.data.model_input import model_inputs, resolve_inputs
 from int8ptq.data.presets import Preprocessing
 from int8ptq.data.source import DataLike, iter_batches
 from int8ptq.eval.isolate import PREFIX, isolation_model
@@ -144,13 +144,14 @@ def compare(
     tensor's layer adds by itself (`added_sqnr_db`; one more run per batch)."""
     f_model = fp32 if isinstance(fp32, onnx.ModelProto) else load_model(fp32)
     q_model = int8 if isinstance(int8, onnx.ModelProto) else load_model(int8)
-    spec, pre = resolve_input(q_model, preset, image_input(f_model))  # the values the INT8 model records
+    # the values the INT8 model records
+    inputs, pre = resolve_inputs(q_model, preset, model_inputs(f_model))
     qmap = _quantized_tensors(q_model)
     g = Graph(f_model)
     prepare(g)  # the INT8 graph's tensor names are the prepared FP32 graph's
     producers = {o: n.op_type for n in g.nodes for o in n.output}
     order = {o: i + 1 for i, n in enumerate(g.nodes) for o in n.output}
-    names = [t for t in qmap if t in producers or t == spec.name]
+    names = [t for t in qmap if t in producers or t in inputs.names]
     f_run = make_runner(with_outputs(g, names), Backend.ORT, threads)
     q_run = make_runner(with_outputs(Graph(q_model), [qmap[t][0] for t in names]), Backend.ORT, threads)
     f_idx = {n: i for i, n in enumerate(f_run.output_names)}
@@ -158,13 +159,13 @@ def compare(
     accs = {t: _Acc() for t in names}
     iso = _Isolated(g.to_model(), q_model, names, threads) if isolated else None
     skipped: list[str] = []
-    batches, total = iter_batches(data, spec, pre, batch_size, limit, skipped)
+    batches, total = iter_batches(data, inputs, pre, batch_size, limit, skipped)
     images = 0
     for b in progress(batches, "comparing", total=total, unit="batch"):
-        fo, qo = f_run.run_all(b.x), q_run.run_all(b.x)
-        images += len(b.x)
+        fo, qo = f_run.run_all(b.inputs), q_run.run_all(b.inputs)
+        images += len(b)
         for t in names:
-            ref = b.x if t == spec.name else fo[f_idx[t]]
+            ref = b.inputs[t] if t in b.inputs else fo[f_idx[t]]
             qname, scale, zp = qmap[t]
             deq = (qo[q_idx[qname]].astype(np.float32) - zp) * scale
             accs[t].update(ref, deq)

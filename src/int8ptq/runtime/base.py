@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -19,18 +20,30 @@ class Backend(str, enum.Enum):
     AUTO = "auto"
 
 
+Inputs = np.ndarray | Mapping[str, np.ndarray]  # one array (the first input), or every input by name
+
+
 class Runner(Protocol):
     backend: str
-    input_name: str
+    input_name: str  # the first input
+    input_names: list[str]
     output_names: list[str]
 
-    def run(self, x: np.ndarray) -> np.ndarray:
-        """Run one batch (NCHW float32) and return the first output."""
+    def run(self, x: Inputs) -> np.ndarray:
+        """Run one batch (`{input_name: array}`, or one array for the first input) and
+        return the first output."""
         ...
 
-    def run_all(self, x: np.ndarray) -> list[np.ndarray]:
+    def run_all(self, x: Inputs) -> list[np.ndarray]:
         """Run one batch and return every output."""
         ...
+
+
+def feeds_for(x: Inputs, names: list[str]) -> dict[str, np.ndarray]:
+    """`{input_name: array}` for a backend: a bare array feeds the first input."""
+    if isinstance(x, Mapping):
+        return {k: v for k, v in x.items() if k in names}
+    return {names[0]: x}
 
 
 _TWO_GB = 2**31 - 1

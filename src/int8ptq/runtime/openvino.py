@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from int8ptq.errors import UserError
-from int8ptq.runtime.base import ModelLike, model_source
+from int8ptq.runtime.base import Inputs, ModelLike, feeds_for, model_source
 
 
 def _openvino():
@@ -29,13 +29,14 @@ class OpenVinoRunner:
             cfg["INFERENCE_NUM_THREADS"] = threads
         self.compiled = core.compile_model(m, "CPU", cfg)
         self.request = self.compiled.create_infer_request()
-        self.input_name = self.compiled.inputs[0].get_any_name()
+        self.input_names = [i.get_any_name() for i in self.compiled.inputs]
+        self.input_name = self.input_names[0]
         self.output_names = [o.get_any_name() for o in self.compiled.outputs]
 
-    def run(self, x: np.ndarray) -> np.ndarray:
-        res = self.request.infer({0: x})
+    def run(self, x: Inputs) -> np.ndarray:
+        res = self.request.infer(feeds_for(x, self.input_names))
         return np.asarray(res[self.compiled.outputs[0]]).copy()
 
-    def run_all(self, x: np.ndarray) -> list[np.ndarray]:
-        res = self.request.infer({0: x})
+    def run_all(self, x: Inputs) -> list[np.ndarray]:
+        res = self.request.infer(feeds_for(x, self.input_names))
         return [np.asarray(res[o]).copy() for o in self.compiled.outputs]

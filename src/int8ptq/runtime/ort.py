@@ -7,7 +7,7 @@ import onnx
 import onnxruntime as ort
 
 from int8ptq.errors import UserError
-from int8ptq.runtime.base import ModelLike, model_source
+from int8ptq.runtime.base import Inputs, ModelLike, feeds_for, model_source
 
 
 def session_options(threads: int | None, optimized_path: str | None = None) -> ort.SessionOptions:
@@ -42,14 +42,15 @@ class OrtRunner:
         ) as e:
             first = str(e).strip().splitlines()[0][:300]
             raise UserError(f"onnxruntime cannot run this model: {first}") from None
-        self.input_name = self.session.get_inputs()[0].name
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.input_name = self.input_names[0]
         self.output_names = [o.name for o in self.session.get_outputs()]
 
-    def run(self, x: np.ndarray) -> np.ndarray:
-        return self.session.run(self.output_names[:1], {self.input_name: x})[0]
+    def run(self, x: Inputs) -> np.ndarray:
+        return self.session.run(self.output_names[:1], feeds_for(x, self.input_names))[0]
 
-    def run_all(self, x: np.ndarray) -> list[np.ndarray]:
-        return self.session.run(None, {self.input_name: x})
+    def run_all(self, x: Inputs) -> list[np.ndarray]:
+        return self.session.run(None, feeds_for(x, self.input_names))
 
 
 _ORT_TYPES = {

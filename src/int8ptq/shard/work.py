@@ -132,14 +132,16 @@ def _runner(model: bytes | str, key: str, backend: str, threads: int | None):  #
 
 
 def run_batches(runners: list, batches, index: int = 0) -> ShardResult:  # noqa: ANN001
-    """Per-image records of every runner over `batches` (already in the model's layout)."""
+    """Per-image records of every runner over `batches` (already in the model's layout):
+    image `Batch`es, or `Feed`s of `{input_name: array}`."""
     labels, tops, coss = [], [[] for _ in runners], [[] for _ in runners]
     secs = np.zeros(len(runners))
     for b in batches:
         ref = None
+        x, n = (b.inputs, len(b)) if hasattr(b, "inputs") else (b.x, len(b.x))
         for i, r in enumerate(runners):
             t = time.perf_counter()
-            y = np.asarray(r.run(b.x), np.float64).reshape(len(b.x), -1)
+            y = np.asarray(r.run(x), np.float64).reshape(n, -1)
             secs[i] += time.perf_counter() - t
             tops[i].append(top_classes(y))
             ref = y if ref is None else ref

@@ -39,22 +39,29 @@ class _Deadline(Exception):
 
 
 class _EvalSet:
-    """Preprocessed evaluation tensors and FP32 outputs, computed once for all trials."""
+    """Evaluation batches and FP32 outputs, computed once for all trials."""
 
     def __init__(self, prep: Prepared, data: DataLike, limit: int | None, threads: int | None) -> None:
-        batches, _ = iter_batches(data, prep.spec, prep.preset, 32, limit)
-        xs, ys = [], []
-        for b in batches:
-            xs.append(b.x)
-            ys.append(b.labels)
-        if not xs:
+        batches, _ = iter_batches(data, prep.inputs, prep.preset, 32, limit)
+        self.batches = list(batches)
+        if not self.batches:
             raise UserError("no evaluation images could be read")
-        self.x, self.y = np.concatenate(xs), np.concatenate(ys)
+        self.y = np.concatenate([b.labels for b in self.batches])
         fp32 = make_runner(prep.graph.to_model(), Backend.ORT, threads)
-        self.ref = np.concatenate([fp32.run(self.x[i : i + 32]) for i in range(0, len(self.x), 32)])
-        self.ref_top1 = self.ref.reshape(len(self.x), -1).argmax(1)
+        self.ref_top1 = np.concatenate([_top1(fp32.run(b.inputs), len(b)) for b in self.batches])
         self.labelled = self.y >= 0
         self.fp32_correct = int((self.ref_top1 == self.y)[self.labelled].sum())
+
+    @property
+    def x(self) -> list[dict[str, np.ndarray]]:
+        """The first batches (64 samples or more) for the sensitivity measurement."""
+        out, n = [], 0
+        for b in self.batches:
+            out.append(b.inputs)
+            n += len(b)
+            if n >= 64:
+                break
+        return out
 
     def drop(
         self,
@@ -66,21 +73,22 @@ class _EvalSet:
     ) -> tuple[float | None, float]:
         """(drop as a fraction or None if it provably exceeds max_drop, INT8 images/s)."""
         runner = make_runner(model, Backend.ORT, threads)
-        n, lab = len(self.x), int(self.labelled.sum())
+        n, lab = len(self.y), int(self.labelled.sum())
         if metric is Metric.TOP1 and lab == 0:
             raise UserError("--metric top1 needs labelled evaluation data; use --metric agreement")
-        bad = correct = 0
+        bad = correct = seen = 0
         spent = 0.0
-        for i in range(0, n, 32):
+        for b in self.batches:
             if deadline is not None and time.monotonic() > deadline:
                 raise _Deadline
             t = time.perf_counter()
-            top = runner.run(self.x[i : i + 32]).reshape(len(self.x[i : i + 32]), -1).argmax(1)
+            top = _top1(runner.run(b.inputs), len(b))
             spent += time.perf_counter() - t
-            bad += int((top != self.ref_top1[i : i + 32]).sum())
-            m = self.labelled[i : i + 32]
-            correct += int((top == self.y[i : i + 32])[m].sum())
-            seen = min(i + 32, n)
+            sl = slice(seen, seen + len(b))
+            seen += len(b)
+            bad += int((top != self.ref_top1[sl]).sum())
+            m = self.labelled[sl]
+            correct += int((top == self.y[sl])[m].sum())
             if metric is Metric.AGREEMENT:
                 lower = bad / n
             else:  # even if every remaining image were right
@@ -91,6 +99,10 @@ class _EvalSet:
         if metric is Metric.AGREEMENT:
             return bad / n, n / spent
         return (self.fp32_correct - correct) / lab, n / spent
+
+
+def _top1(y: np.ndarray, n: int) -> np.ndarray:
+    return y.reshape(n, -1).argmax(1)
 
 
 class _ShardedEvalSet:
@@ -117,7 +129,7 @@ class _ShardedEvalSet:
             self.data,
             p.preset,
             p.preset.crop,
-            p.spec.layout,
+            p.inputs.only_image().layout,
             16,
             "ort",
             self.threads,
@@ -148,12 +160,10 @@ class _ShardedEvalSet:
         return (d if d <= max_drop else None), n / max(sec, 1e-9)
 
     @property
-    def x(self) -> np.ndarray:
-        """Images for the sensitivity measurement (the first 64, decoded here)."""
-        from int8ptq.data.source import iter_batches as it
-
-        batches, _ = it(self.data, self.prep.spec, self.prep.preset, 16, 64)
-        return np.concatenate([b.x for b in batches])
+    def x(self) -> list[dict[str, np.ndarray]]:
+        """Batches for the sensitivity measurement (the first 64 images, decoded here)."""
+        batches, _ = iter_batches(self.data, self.prep.inputs, self.prep.preset, 16, 64)
+        return [b.inputs for b in batches]
 
 
 def tune(
@@ -233,9 +243,7 @@ def tune(
             best_cfg = dataclasses.replace(cfg, method=RangeMethod(res.best.method)) if res.best else cfg
         if not res.met:
             model_q, _ = build(prep, stats, best_cfg, prep.plan(best_cfg.exclude))
-            cmp = compare(
-                prep.graph.to_model(), model_q, ev.x[:64], limit=64, threads=cfg.threads, isolated=True
-            )
+            cmp = compare(prep.graph.to_model(), model_q, ev.x, limit=64, threads=cfg.threads, isolated=True)
             res.sensitivity = rank(prep.graph, prep.plan(best_cfg.exclude), cmp)
             fallback: list[str] = []
             for s in res.sensitivity[: tc.max_fallback]:
