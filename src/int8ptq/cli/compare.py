@@ -6,7 +6,7 @@ import argparse
 
 from int8ptq.cli import options as o
 from int8ptq.cli.output import emit_json, skipped
-from int8ptq.util.tables import console, table
+from int8ptq.util.tables import console, pct, table
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -39,6 +39,11 @@ def run(a: argparse.Namespace) -> int:
         f"INT8 vs FP32 per tensor, worst first ({r.images} images)",
         ["tensor", "producer", "SQNR dB", "cosine", "max |err|"],
         rows,
+    )
+    table(
+        "model outputs, INT8 vs FP32",
+        ["output", "cosine", "SQNR dB", "argmax agreement"],
+        [[f.output, f"{f.cosine:.5f}", f"{f.sqnr_db:.1f}", pct(f.argmax_agreement)] for f in r.outputs],
     )
     skipped(r.skipped_images)
     if a.report:

@@ -16,7 +16,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from int8ptq.runtime.base import Backend
 
     p.add_argument("models", nargs="+", metavar="MODEL", help="ONNX models; the first is the reference")
-    p.add_argument("--data", required=True, metavar="DATA", help="list file, image folder, .npy or .npz")
+    p.add_argument(
+        "--data",
+        required=True,
+        metavar="DATA",
+        help="list file, image folder, .npy or .npz (images), a .npz with one array per input name, "
+        "or a folder of such .npz files (one sample each)",
+    )
     p.add_argument(
         "--batch-size",
         type=o.positive,
@@ -58,6 +64,17 @@ def print_result(r: Any) -> None:
         for m in r.models
     ]
     table("accuracy", ["model", "images", "top-1", "top-5", "agreement", "cosine", "top-1 drop (pts)"], rows)
+    per_output = [
+        [m.model, f.output, f"{f.cosine:.5f}", f"{f.sqnr_db:.1f}", pct(f.argmax_agreement)]
+        for m in r.models
+        for f in m.outputs
+    ]
+    if per_output:
+        table(
+            "each output against the first model",
+            ["model", "output", "cosine", "SQNR dB", "argmax"],
+            per_output,
+        )
     skipped(r.skipped_images)
 
 

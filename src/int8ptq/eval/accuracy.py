@@ -22,6 +22,7 @@ from int8ptq.data.model_input import model_inputs, resolve_inputs
 from int8ptq.data.presets import PREPROCESSING_KEY, Preprocessing, record
 from int8ptq.data.source import DataLike, is_image_data, iter_batches
 from int8ptq.errors import UserError
+from int8ptq.eval.fidelity import Fidelity, Metric, OutputFidelity, Recording, class_axis_outputs, observed
 from int8ptq.eval.target import warn_saturation
 from int8ptq.ir import load_model
 from int8ptq.quant.isa import Isa
@@ -44,6 +45,9 @@ class ModelEval:
     agreement: float | None = None
     cosine: float | None = None
     top1_drop: float | None = None
+    # every output against the reference's (data evaluated here, not in shards)
+    outputs: list[OutputFidelity] = field(default_factory=list)
+    metric: float | None = None  # the user's metric(fp32_outputs, these_outputs, inputs)
 
 
 @dataclass(frozen=True)
@@ -113,10 +117,14 @@ def evaluate(
     cache: str | os.PathLike[str] | None = None,
     first: int = 0,
     cpu_isa: Isa | str | None = None,
+    metric: Metric | None = None,
 ) -> EvalResult:
     """Top-1/top-5 of each model; agreement, cosine and top-1 drop of the others vs the first.
     With a path, `first` skips that many images (the warm-up ones) before `limit` are taken.
-    `cpu_isa` overrides the detected CPU class for the saturation warning."""
+    `cpu_isa` overrides the detected CPU class for the saturation warning.
+    Data other than images (arrays by input name), or a `metric`, is evaluated here: then
+    each output's cosine, SQNR and argmax agreement, and `metric(fp32_outputs, outputs,
+    inputs)` (higher is better; see eval/fidelity.py) for every model against the first."""
     if not models:
         raise UserError("no model given")
     protos = [load_model(m) for m in models]
@@ -128,7 +136,9 @@ def evaluate(
     inputs, pre = resolve_inputs(recorded, preset, model_inputs(protos[0]))
     ex = executor if isinstance(executor, Executor) else Executor.parse(executor, workers)
     bs = inputs.batch or batch_size
-    if isinstance(data, (str, os.PathLike)) and is_image_data(data, inputs):
+    sharded = metric is None and isinstance(data, (str, os.PathLike)) and is_image_data(data, inputs)
+    fid: Fidelity | None = None
+    if sharded:
         spec = inputs.only_image()
         if Backend(backend) is Backend.AUTO:  # one concrete backend: it is part of the cache key
             backend = fastest_backend(models[0], threads)
@@ -152,13 +162,16 @@ def evaluate(
         skipped = ds.skipped + [s for p in parts for s in p.skipped]
     elif ex.kind != "local":
         raise UserError(
-            "--executor processes/ray needs images given as a path (workers read them themselves)"
+            "--executor processes/ray needs images given as a path (workers read them themselves), "
+            "and no metric function"
         )
     else:
         skipped = []
         batches, total = iter_batches(data, inputs, pre, bs, limit, skipped)
-        runners = [make_runner(m, backend, threads) for m in models]
-        parts = [run_batches(runners, progress(batches, "evaluating", total=total, unit="batch"))]
+        runners = [Recording(make_runner(m, backend, threads)) for m in models]
+        fid = Fidelity(runners[0].output_names, class_axis_outputs(protos[0]), len(models), metric)
+        looked = observed(progress(batches, "evaluating", total=total, unit="batch"), runners, fid)
+        parts = [run_batches(runners, looked)]
     parts, bad = _drop_bad_labels(parts, _classes(protos[0]))
     if bad:
         skipped.append(
@@ -167,5 +180,10 @@ def evaluate(
     out = _scores([str(m) for m in models], parts)
     if out[0].images == 0:
         raise UserError("no evaluation images could be read")
+    if fid is not None:
+        out = [
+            dataclasses.replace(e, outputs=fid.outputs(i), metric=fid.metric_value(i)) if i else e
+            for i, e in enumerate(out)
+        ]
     image = inputs.image if is_image_data(data, inputs) else None
     return EvalResult(out, skipped, json.loads(record(pre, image.layout)) if image else {})

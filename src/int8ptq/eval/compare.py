@@ -17,6 +17,7 @@ from onnx import numpy_helper
 from int8ptq.data.model_input import model_inputs, resolve_inputs
 from int8ptq.data.presets import Preprocessing
 from int8ptq.data.source import DataLike, iter_batches
+from int8ptq.eval.fidelity import Fidelity, OutputFidelity, class_axis_outputs
 from int8ptq.eval.isolate import PREFIX, isolation_model
 from int8ptq.ir import Graph, load_model, with_outputs
 from int8ptq.passes import prepare
@@ -47,6 +48,7 @@ class CompareResult:
     tensors: list[TensorError]  # worst first
     images: int
     skipped_images: list[str] = field(default_factory=list)
+    outputs: list[OutputFidelity] = field(default_factory=list)  # the model's outputs, end to end
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -62,9 +64,12 @@ class _Acc:
     max_err: float = 0.0
     ch_signal: np.ndarray | None = None
     ch_noise: np.ndarray | None = None
+    ch_varies: bool = False  # axis 1 changed length between batches (a dynamic axis): no per-channel
 
     def update(self, ref: np.ndarray, q: np.ndarray) -> None:
-        if ref.ndim >= 2:
+        if self.ch_signal is not None and (ref.ndim < 2 or ref.shape[1] != len(self.ch_signal)):
+            self.ch_varies, self.ch_signal, self.ch_noise = True, None, None
+        if ref.ndim >= 2 and not self.ch_varies:
             r, e = ref.astype(np.float64), ref.astype(np.float64) - q.astype(np.float64)
             axes = tuple(i for i in range(r.ndim) if i != 1)
             sig, noi = (r * r).sum(axis=axes), (e * e).sum(axis=axes)
@@ -158,12 +163,15 @@ def compare(
     q_idx = {n: i for i, n in enumerate(q_run.output_names)}
     accs = {t: _Acc() for t in names}
     iso = _Isolated(g.to_model(), q_model, names, threads) if isolated else None
+    outs = [o.name for o in f_model.graph.output]
+    fid = Fidelity(outs, class_axis_outputs(f_model), 2)
     skipped: list[str] = []
     batches, total = iter_batches(data, inputs, pre, batch_size, limit, skipped)
     images = 0
     for b in progress(batches, "comparing", total=total, unit="batch"):
         fo, qo = f_run.run_all(b.inputs), q_run.run_all(b.inputs)
         images += len(b)
+        fid.add(b.inputs, [[fo[f_idx[n]] for n in outs], [qo[q_idx[n]] for n in outs]])
         for t in names:
             ref = b.inputs[t] if t in b.inputs else fo[f_idx[t]]
             qname, scale, zp = qmap[t]
@@ -181,4 +189,4 @@ def compare(
         )
         rows.append(row)
     rows.sort(key=lambda r: r.sqnr_db)
-    return CompareResult(rows, images, skipped)
+    return CompareResult(rows, images, skipped, fid.outputs(1))

@@ -24,10 +24,11 @@ from int8ptq.config import Metric, QuantConfig, TuneConfig
 from int8ptq.data.source import DataLike, iter_batches
 from int8ptq.errors import UserError
 from int8ptq.eval.compare import compare
+from int8ptq.eval.fidelity import Metric as TaskMetric
 from int8ptq.eval.sensitivity import rank
 from int8ptq.ir import load_model, save_model
 from int8ptq.pipeline import Prepared, build, calibrate, equalize_model, prepare_model
-from int8ptq.runtime import Backend, make_runner
+from int8ptq.runtime import Backend, Runner, make_runner
 from int8ptq.shard.executors import Executor, run_shards, threads_per_worker
 from int8ptq.shard.work import EvalJob, make_shards
 from int8ptq.tune.report import load_matplotlib, write_report
@@ -41,14 +42,31 @@ class _Deadline(Exception):
 class _EvalSet:
     """Evaluation batches and FP32 outputs, computed once for all trials."""
 
-    def __init__(self, prep: Prepared, data: DataLike, limit: int | None, threads: int | None) -> None:
+    def __init__(
+        self,
+        prep: Prepared,
+        data: DataLike,
+        limit: int | None,
+        threads: int | None,
+        metric: TaskMetric | None = None,
+    ) -> None:
         batches, _ = iter_batches(data, prep.inputs, prep.preset, 32, limit)
         self.batches = list(batches)
         if not self.batches:
             raise UserError("no evaluation images could be read")
         self.y = np.concatenate([b.labels for b in self.batches])
         fp32 = make_runner(prep.graph.to_model(), Backend.ORT, threads)
-        self.ref_top1 = np.concatenate([_top1(fp32.run(b.inputs), len(b)) for b in self.batches])
+        self.metric = metric
+        self.ref_outs = [
+            dict(zip(fp32.output_names, fp32.run_all(b.inputs), strict=True)) for b in self.batches
+        ]
+        first = fp32.output_names[0]
+        pairs = zip(self.ref_outs, self.batches, strict=True)
+        self.ref_top1 = np.concatenate([_top1(o[first], len(b)) for o, b in pairs])
+        if metric is not None:  # the metric of FP32 against itself: the value to keep
+            self.ref_value = float(metric(self.ref_outs, self.ref_outs, [b.inputs for b in self.batches]))
+        else:
+            self.ref_outs = []  # only the metric needs every output
         self.labelled = self.y >= 0
         self.fp32_correct = int((self.ref_top1 == self.y)[self.labelled].sum())
 
@@ -73,6 +91,8 @@ class _EvalSet:
     ) -> tuple[float | None, float]:
         """(drop as a fraction or None if it provably exceeds max_drop, INT8 images/s)."""
         runner = make_runner(model, Backend.ORT, threads)
+        if self.metric is not None:
+            return self._metric_drop(runner, deadline)
         n, lab = len(self.y), int(self.labelled.sum())
         if metric is Metric.TOP1 and lab == 0:
             raise UserError("--metric top1 needs labelled evaluation data; use --metric agreement")
@@ -99,6 +119,19 @@ class _EvalSet:
         if metric is Metric.AGREEMENT:
             return bad / n, n / spent
         return (self.fp32_correct - correct) / lab, n / spent
+
+    def _metric_drop(self, runner: Runner, deadline: float | None) -> tuple[float, float]:
+        """The user's metric: FP32's value against itself minus this model's."""
+        assert self.metric is not None
+        outs, spent = [], 0.0
+        for b in self.batches:
+            if deadline is not None and time.monotonic() > deadline:
+                raise _Deadline
+            t = time.perf_counter()
+            outs.append(dict(zip(runner.output_names, runner.run_all(b.inputs), strict=True)))
+            spent += time.perf_counter() - t
+        value = float(self.metric(self.ref_outs, outs, [b.inputs for b in self.batches]))
+        return self.ref_value - value, len(self.y) / max(spent, 1e-9)
 
 
 def _top1(y: np.ndarray, n: int) -> np.ndarray:
@@ -178,8 +211,11 @@ def tune(
     on_trial: Callable[[Trial], None] | None = None,
     executor: str = "local",
     workers: int | None = None,
+    metric: TaskMetric | None = None,
 ) -> TuneResult:
-    """Search settings and FP32 fallbacks until the drop is within budget; see the module doc."""
+    """Search settings and FP32 fallbacks until the drop is within budget; see the module doc.
+    `metric(fp32_outputs, int8_outputs, inputs) -> float` (higher is better; eval/fidelity.py)
+    replaces top-1: the drop is its FP32-vs-FP32 value minus the trial's."""
     cfg, tc = config or QuantConfig(), tcfg or TuneConfig()
     start = time.monotonic()
     deadline = None if tc.time_budget is None else start + tc.time_budget
@@ -193,7 +229,9 @@ def tune(
     stats = calibrate(prep, calib, cfg, plan0, histogram=True, covariance=True, exact=True)
     ex = Executor.parse(executor, workers)
     if ex.kind == "local":
-        ev: _EvalSet | _ShardedEvalSet = _EvalSet(prep, eval_data, tc.eval_images, cfg.threads)
+        ev: _EvalSet | _ShardedEvalSet = _EvalSet(prep, eval_data, tc.eval_images, cfg.threads, metric)
+    elif metric is not None:
+        raise UserError("a metric function runs in this process: use the local executor")
     elif isinstance(eval_data, (str, Path)):
         ev = _ShardedEvalSet(prep, str(eval_data), tc.eval_images, ex, cfg.threads)
     else:

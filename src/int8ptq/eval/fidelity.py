@@ -1,0 +1,126 @@
+"""Fidelity of any model against a reference, output by output: cosine, SQNR, and argmax
+agreement along the last axis where that axis is a class axis; plus a user's task metric.
+
+A metric is `metric(fp32_outputs, int8_outputs, inputs) -> float`, higher is better (the
+shape of NNCF's `validation_fn` and INC's `eval_func`): each argument is a list with one
+entry per batch, `{output_name: array}` for the outputs and `{input_name: array}` for the
+inputs, so a detector's F1 or an OCR's string accuracy can be computed over the whole set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+
+Outputs = dict[str, np.ndarray]
+Metric = Callable[[list[Outputs], list[Outputs], list[dict[str, np.ndarray]]], float]
+
+
+@dataclass(frozen=True)
+class OutputFidelity:
+    output: str
+    cosine: float
+    sqnr_db: float
+    argmax_agreement: float | None  # along the last axis, when it is a static class axis
+
+
+def class_axis_outputs(model: onnx.ModelProto) -> set[str]:
+    """Outputs whose last axis is static and longer than 1 (logits, per-step characters,
+    class scores): there, argmax along it means something."""
+    out = set()
+    for o in model.graph.output:
+        dims = o.type.tensor_type.shape.dim
+        if len(dims) >= 2 and dims[-1].HasField("dim_value") and dims[-1].dim_value > 1:
+            out.add(o.name)
+    return out
+
+
+@dataclass
+class _Acc:
+    signal: float = 0.0
+    noise: float = 0.0
+    dot: float = 0.0
+    nb: float = 0.0
+    agree: int = 0
+    rows: int = 0
+
+    def add(self, ref: np.ndarray, got: np.ndarray, argmax: bool) -> None:
+        a, b = ref.astype(np.float64).ravel(), got.astype(np.float64).ravel()
+        d = a - b
+        self.signal += float(a @ a)
+        self.noise += float(d @ d)
+        self.dot += float(a @ b)
+        self.nb += float(b @ b)
+        if argmax and ref.ndim >= 2 and ref.shape[-1] > 1:
+            self.agree += int((ref.argmax(-1) == got.argmax(-1)).sum())
+            self.rows += int(np.prod(ref.shape[:-1]))
+
+    def result(self, name: str) -> OutputFidelity:
+        cos = self.dot / np.sqrt(self.signal * self.nb) if self.signal * self.nb > 0 else 1.0
+        sqnr = float(10 * np.log10(self.signal / self.noise)) if self.noise > 0 else float("inf")
+        agree = self.agree / self.rows if self.rows else None
+        return OutputFidelity(name, float(cos), sqnr, agree)
+
+
+@dataclass
+class Fidelity:
+    """Accumulates every model's outputs against the first model's, batch by batch."""
+
+    output_names: list[str]
+    class_axis: set[str]
+    models: int
+    metric: Metric | None = None
+    accs: list[dict[str, _Acc]] = field(default_factory=list)
+    kept: list[list[Outputs]] = field(default_factory=list)  # per model, per batch (for the metric)
+    inputs: list[dict[str, np.ndarray]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.accs = [{n: _Acc() for n in self.output_names} for _ in range(self.models)]
+        self.kept = [[] for _ in range(self.models)]
+
+    def add(self, inputs: dict[str, np.ndarray], outs: Sequence[Sequence[np.ndarray]]) -> None:
+        ref = outs[0]
+        for i, got in enumerate(outs):
+            for name, r, g in zip(self.output_names, ref, got, strict=True):
+                self.accs[i][name].add(np.asarray(r), np.asarray(g), name in self.class_axis)
+            if self.metric is not None:
+                self.kept[i].append(dict(zip(self.output_names, got, strict=True)))
+        if self.metric is not None:
+            self.inputs.append(inputs)
+
+    def outputs(self, i: int) -> list[OutputFidelity]:
+        return [self.accs[i][n].result(n) for n in self.output_names]
+
+    def metric_value(self, i: int) -> float | None:
+        if self.metric is None:
+            return None
+        return float(self.metric(self.kept[0], self.kept[i], self.inputs))
+
+
+class Recording:
+    """A runner that keeps every output of its last run and returns the first (for loops
+    that look at the first output only)."""
+
+    def __init__(self, runner) -> None:  # noqa: ANN001
+        self.runner = runner
+        self.last: list[np.ndarray] = []
+        self.backend, self.output_names = runner.backend, runner.output_names
+
+    def run(self, x) -> np.ndarray:  # noqa: ANN001
+        self.last = self.runner.run_all(x)
+        return self.last[0]
+
+
+def observed(batches: Iterable, recs: list[Recording], fid: Fidelity) -> Iterator:  # noqa: ANN001
+    """Pass batches through; once every runner has run one, feed its outputs to `fid`."""
+    prev = None
+    for b in batches:
+        if prev is not None:
+            fid.add(prev.inputs, [r.last for r in recs])
+        yield b
+        prev = b
+    if prev is not None:
+        fid.add(prev.inputs, [r.last for r in recs])
