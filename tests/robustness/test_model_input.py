@@ -6,6 +6,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
+from PIL import Image
 
 from int8ptq.api import quantize
 from int8ptq.errors import UserError
@@ -140,8 +141,11 @@ def test_unknown_op_is_a_clean_error(tmp_path, calib_npy):
 
 def test_model_without_image_input_or_static_batch_one(tmp_path):
     m = make_model([helper.make_node("Relu", ["x"], ["y"])], [], [_vi("x", [1, 4])], [_vi("y", [1, 4])])
-    with pytest.raises(UserError, match="no image input"):
-        quantize(m, tmp_path / "q.onnx", [np.zeros((1, 4), np.float32)])
+    (tmp_path / "imgs").mkdir()
+    Image.new("RGB", (8, 8)).save(tmp_path / "imgs" / "a.png")
+    with pytest.raises(UserError, match="no image input"):  # images, for a model that takes none
+        quantize(m, tmp_path / "q.onnx", tmp_path / "imgs")
+    assert quantize(m, tmp_path / "q.onnx", [np.zeros((1, 4), np.float32)]).calib_images == 1
     fixed = tiny_convnet(batch=1)
     x = np.random.default_rng(0).standard_normal((5, 3, 16, 16)).astype(np.float32)
     r = quantize(fixed, tmp_path / "b1.onnx", [x[:3], x[3:]])  # re-batched to the static batch of 1

@@ -104,7 +104,7 @@ class _Isolated:
         self.idx = {n: i for i, n in enumerate(self.run.output_names)}
         self.accs = {t: _Acc() for t in self.params if PREFIX + t in self.idx}
 
-    def update(self, x: np.ndarray) -> None:
+    def update(self, x: dict[str, np.ndarray]) -> None:
         out = self.run.run_all(x)
         for t, acc in self.accs.items():
             qname, scale, zp = self.params[t]
@@ -178,7 +178,7 @@ def compare(
             deq = (qo[q_idx[qname]].astype(np.float32) - zp) * scale
             accs[t].update(ref, deq)
         if iso is not None:
-            iso.update(b.x)
+            iso.update(b.inputs)
     rows = []
     for t, a in accs.items():
         sqnr = _db(a.signal, a.noise)
