@@ -105,7 +105,7 @@ def quantize(
             "method": cfg.method.value,
             "per_channel": cfg.per_channel,
             "preset": prep.preset.name,
-            "preprocessing": json.loads(record(prep.preset, prep.spec.layout)),
+            "preprocessing": json.loads(record(prep.preset, prep.spec.layout)) if prep.spec else {},
             "rounding": cfg.rounding.value,
             "bias_correction": bool(report.bias_corrected),  # what happened, not what was asked
             "bias_corrected_layers": len(report.bias_corrected),
