@@ -12,7 +12,9 @@
 Results are cached per model file (sha256) and column in WORK/<model>/results/, so a rerun
 only evaluates what changed:
 
-    python benchmarks/columns.py WORK/<model> ort|ov|ov-avx2|exact
+    python benchmarks/columns.py WORK/<model> ort|ov|ov-avx2|exact [SLUG,SLUG...]
+
+(the slugs: evaluate only those models; the integer-exact column is slow, 3-4x an FP32 run)
 """
 
 from __future__ import annotations
@@ -111,10 +113,12 @@ def result_path(d: Path, slug: str, column: str) -> Path:
     return d / "results" / f"{slug}.{column}.json"
 
 
-def evaluate_column(d: Path, column: str) -> None:
+def evaluate_column(d: Path, column: str, only: set[str] | None = None) -> None:
     x, y, ref = eval_arrays(d)
     (d / "results").mkdir(exist_ok=True)
     for slug, f in candidates(d, column):
+        if only and slug not in only:
+            continue
         out, sha = result_path(d, slug, column), digest(f)
         if out.exists() and json.loads(out.read_text()).get("sha") == sha:
             continue
@@ -138,19 +142,21 @@ def load_results(d: Path) -> dict[str, dict[str, dict[str, float]]]:
     return res
 
 
-def spawn(d: Path, column: str) -> None:
+def spawn(d: Path, column: str, only: list[str] | None = None) -> None:
     """Evaluate one column in a process of its own (the AVX2 cap must precede OpenVINO)."""
     import subprocess
 
     env = dict(os.environ)
     if column == "ov-avx2":
         env["ONEDNN_MAX_CPU_ISA"] = "AVX2"
-    subprocess.run([sys.executable, __file__, str(d), column], check=True, env=env)
+    extra = [",".join(only)] if only else []
+    subprocess.run([sys.executable, __file__, str(d), column, *extra], check=True, env=env)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[2] not in COLUMNS:
-        sys.exit(f"usage: {sys.argv[0]} WORK/<model> {'|'.join(COLUMNS)}")
+    if len(sys.argv) not in (3, 4) or sys.argv[2] not in COLUMNS:
+        sys.exit(f"usage: {sys.argv[0]} WORK/<model> {'|'.join(COLUMNS)} [SLUG,SLUG...]")
     if sys.argv[2] == "ov-avx2" and os.environ.get("ONEDNN_MAX_CPU_ISA") != "AVX2":
         sys.exit("the ov-avx2 column needs ONEDNN_MAX_CPU_ISA=AVX2 in the environment")
-    evaluate_column(Path(sys.argv[1]), sys.argv[2])
+    only = set(sys.argv[3].split(",")) if len(sys.argv) == 4 else None
+    evaluate_column(Path(sys.argv[1]), sys.argv[2], only)
