@@ -42,9 +42,9 @@ def test_wheel_ships_types_license_and_one_version(tmp_path):
         license_file = next(n for n in names if n.endswith("licenses/LICENSE"))
         license_text = z.read(license_file).decode()
     assert "int8ptq/py.typed" in names and "int8ptq/__main__.py" in names
-    init = (ROOT / "src/int8ptq/__init__.py").read_text()
-    version = re.search(r'__version__ = "([^"]+)"', init).group(1)
-    assert meta["Version"] == version  # written once, in __init__.py
+    text = (ROOT / "src/int8ptq/version.py").read_text()
+    version = re.search(r'__version__ = "([^"]+)"', text).group(1)
+    assert meta["Version"] == version  # written once, in version.py
     assert meta["License-Expression"] == "Apache-2.0"
     assert "Apache License" in license_text and "Version 2.0, January 2004" in license_text
     assert "END OF TERMS AND CONDITIONS" in license_text
