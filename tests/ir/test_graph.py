@@ -104,3 +104,48 @@ def test_save_is_deterministic(tmp_path):
     save_model(tiny_convnet(), b)
     assert a.read_bytes() == b.read_bytes()
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def _maps(g: Graph) -> tuple[dict[str, str], dict[str, list[str]]]:
+    names = {t for n in g.nodes for t in [*n.input, *n.output] if t}
+    prod = {t: p.name for t in names if (p := g.producer(t)) is not None}
+    return prod, {t: sorted(c.name for c in g.consumers(t)) for t in names}
+
+
+def test_edits_keep_the_maps_as_a_fresh_index_would() -> None:
+    from int8ptq.ir.rewrite import Replacement, edited, rewrite
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
+    chain = [helper.make_node("Identity", [f"t{i}"], [f"t{i + 1}"], name=f"id{i}") for i in range(200)]
+    nodes = [helper.make_node("Relu", ["x"], ["t0"], name="r"), *chain]
+    nodes.append(helper.make_node("Neg", ["t200"], ["y"]))
+    g = Graph(helper.make_model(helper.make_graph(nodes, "g", [x], [y])))
+    g.producer("x")  # index built once
+
+    def annotate(g: Graph, n: onnx.NodeProto) -> Replacement | None:
+        # an attribute added: same edges (a test of replace_node)
+        return Replacement(replace=((n, edited(n, attrs={"note": 1})),)) if not n.attribute else None
+
+    applied = rewrite(g, [(("Identity",), lambda g, n: Replacement(bypass=n)), (("Neg",), annotate)])
+    assert applied == 201 and [n.op_type for n in g.nodes] == ["Relu", "Neg"]
+    assert not g._dirty  # every edit updated the maps in place: no rebuild per rewrite
+    assert _maps(g) == _maps(Graph(g.to_model()))
+    relu, neg = g.nodes
+    g.set_input(neg, 0, "x")
+    g.set_output(relu, 0, "r_out")
+    g.set_attr(relu, "k", 2)
+    assert _maps(g) == _maps(Graph(g.to_model())) and g.consumers("t0") == []
+    assert g.contains(neg) and (g.remove_node(neg) or not g.contains(neg))
+    assert _maps(g) == _maps(Graph(g.to_model()))
+
+
+def test_value_info_lookups() -> None:
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.INT64, [1, 3])
+    n = helper.make_node("Relu", ["x"], ["h"])
+    m = helper.make_node("Cast", ["h"], ["y"], to=TensorProto.INT64)
+    g = Graph(helper.make_model(helper.make_graph([n, m], "g", [x], [y])))
+    assert g.value_info("h") is None and g.elem_type("y") == TensorProto.INT64
+    g.set_value_infos({"h": helper.make_tensor_value_info("h", TensorProto.FLOAT, [1, 3])})
+    assert g.elem_type("h") == TensorProto.FLOAT and g.shape("h") == [1, 3]

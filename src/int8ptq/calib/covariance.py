@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 
 from int8ptq.calib.reducers import Moments, PatchGeometry, PatchReducer, Reducer, RowReducer, Shape
-from int8ptq.ir.rewrite import attr
+from int8ptq.ir.ops import attr, group, is_depthwise, reduction_length, trans_a
 
 
 class CovarianceObserver:
@@ -71,18 +71,17 @@ def observer_or_reason(
     if node.op_type in ("Gemm", "MatMul"):
         if len(weight_shape) != 2:
             return "weight is not a matrix"
-        if node.op_type == "Gemm" and attr(node, "transA", 0):
+        if trans_a(node):
             return "transposed input (transA)"
-        k = weight_shape[1] if node.op_type == "Gemm" and attr(node, "transB", 0) else weight_shape[0]
+        k = reduction_length(node, weight_shape)
         return CovarianceObserver(None, rows * 16) if k <= MAX_K else f"K too large (> {MAX_K})"
     if node.op_type != "Conv" or len(weight_shape) != 4:
         return f"unsupported op ({node.op_type})"
     if attr(node, "auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
         return "auto_pad convolution"
-    group = int(attr(node, "group", 1))
     o, cg, kh, kw = weight_shape
-    depthwise = group > 1 and cg == 1 and o == group
-    if group > 1 and not depthwise:
+    depthwise = is_depthwise(node, weight_shape)
+    if group(node) > 1 and not depthwise:
         return "grouped convolution"
     if not depthwise and cg * kh * kw > MAX_K:
         return f"K too large (> {MAX_K})"

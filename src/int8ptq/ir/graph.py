@@ -1,7 +1,9 @@
 """Graph: an editable view of an ONNX model with producer/consumer maps.
 
 Nodes stay ``onnx.NodeProto`` (the format we read and write); initializers are numpy arrays
-so passes can do math on them. Mutate only through the methods here, so the maps stay right.
+so passes can do math on them. Every edit goes through the methods here (set_input,
+set_output, set_attr, add_node, remove_node, replace_uses, bypass, set_value_infos), so the
+producer/consumer maps stay right; nothing outside ir/ writes a node's fields.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ class Graph:
         own.CopyFrom(model)  # edits never reach the caller's model
         self.model = own
         g = own.graph
-        self.nodes: list[onnx.NodeProto] = list(g.node)
+        self.nodes = list(g.node)
         self.initializers: dict[str, np.ndarray] = {t.name: numpy_helper.to_array(t) for t in g.initializer}
         self.inputs = [i for i in g.input if i.name not in self.initializers]
         self.outputs = list(g.output)
@@ -31,6 +33,26 @@ class Graph:
         self._producer: dict[str, onnx.NodeProto] = {}
         self._consumers: dict[str, list[onnx.NodeProto]] = {}
         self._name_nodes()
+
+    # ---- the node list: removal is O(1), the list is compacted when next read ----------
+    @property
+    def nodes(self) -> list[onnx.NodeProto]:
+        """The nodes in order. Read it, or assign a new list; edit it through the methods."""
+        if self._gone:
+            self._nodes = [n for n in self._nodes if id(n) not in self._gone]
+            self._gone = {}
+        return self._nodes
+
+    @nodes.setter
+    def nodes(self, value: Iterable[onnx.NodeProto]) -> None:
+        self._nodes = list(value)
+        self._ids = {id(n) for n in self._nodes}
+        self._gone: dict[int, onnx.NodeProto] = {}  # removed, kept alive until compacted
+        self._dirty = True
+
+    def contains(self, node: onnx.NodeProto) -> bool:
+        """Whether `node` (this very object) is in the graph: O(1)."""
+        return id(node) in self._ids
 
     def _name_nodes(self) -> None:
         """Give every node a unique name: plans and reports refer to nodes by name."""
@@ -109,10 +131,36 @@ class Graph:
         self.initializers[name] = value
         if self._taken is not None:
             self._taken.add(name)
-        self._dirty = True
         return name
 
-    # ---- edits ---------------------------------------------------------------------
+    # ---- edits: each keeps the producer/consumer maps right, in time O(the node's edges) ----
+    def _link(self, node: onnx.NodeProto) -> None:
+        if self._dirty:
+            return  # rebuilt in full on the next lookup
+        for o in node.output:
+            if o:
+                self._producer[o] = node
+        for i in node.input:
+            if i:
+                self._consumers.setdefault(i, []).append(node)
+
+    def _unlink(self, node: onnx.NodeProto) -> None:
+        if self._dirty:
+            return
+        for o in node.output:
+            if o and self._producer.get(o) is node:
+                del self._producer[o]
+        for i in node.input:
+            readers = self._consumers.get(i, [])
+            for k, n in enumerate(readers):
+                if n is node:
+                    del readers[k]
+                    break
+
+    def _names_used(self, node: onnx.NodeProto) -> None:
+        if self._taken is not None:
+            self._taken.update([node.name, *node.input, *node.output])
+
     def add_node(
         self,
         op_type: str,
@@ -122,6 +170,7 @@ class Graph:
         domain: str = "",
         **attrs: object,
     ) -> onnx.NodeProto:
+        """Append a new node (toposort or cleanup puts it in order)."""
         node = helper.make_node(
             op_type,
             list(inputs),
@@ -130,35 +179,74 @@ class Graph:
             domain=domain,
             **attrs,
         )
-        if self._taken is not None:
-            self._taken.update([node.name, *node.input, *node.output])
-        self.nodes.append(node)
-        self._dirty = True
+        self._names_used(node)
+        self._nodes.append(node)
+        self._ids.add(id(node))
+        self._link(node)
         return node
 
     def remove_node(self, node: onnx.NodeProto) -> None:
-        self.nodes = [n for n in self.nodes if n is not node]
-        self._dirty = True
+        if id(node) in self._ids:
+            self._unlink(node)
+            self._ids.discard(id(node))
+            self._gone[id(node)] = node
+
+    def replace_node(self, old: onnx.NodeProto, new: onnx.NodeProto) -> None:
+        """`new` takes `old`'s place (position and identity: `old` now holds `new`'s fields)."""
+        self._unlink(old)
+        old.CopyFrom(new)
+        self._names_used(old)
+        self._link(old)
+
+    def set_input(self, node: onnx.NodeProto, slot: int, name: str) -> None:
+        """Input `slot` of `node` reads `name` (missing optional inputs before it stay empty)."""
+        self._unlink(node)
+        while len(node.input) <= slot:
+            node.input.append("")
+        node.input[slot] = name
+        self._names_used(node)
+        self._link(node)
+
+    def set_output(self, node: onnx.NodeProto, slot: int, name: str) -> None:
+        self._unlink(node)
+        node.output[slot] = name
+        self._names_used(node)
+        self._link(node)
+
+    def set_attr(self, node: onnx.NodeProto, name: str, value: object) -> None:
+        """Set an attribute of `node`; one that existed is replaced and moves to the end."""
+        for k, a in enumerate(node.attribute):
+            if a.name == name:
+                del node.attribute[k]
+                break
+        node.attribute.append(helper.make_attribute(name, value))
+
+    def rename_input(self, node: onnx.NodeProto, old: str, new: str) -> None:
+        """Every input of `node` that reads `old` reads `new` instead."""
+        self._unlink(node)
+        for k, i in enumerate(node.input):
+            if i == old:
+                node.input[k] = new
+        self._link(node)
 
     def replace_uses(self, old: str, new: str) -> None:
         """Every consumer (and graph output) of `old` reads `new` instead."""
-        for n in self.nodes:
-            for k, i in enumerate(n.input):
-                if i == old:
-                    n.input[k] = new
-        for o in self.outputs:
-            if o.name == old:
-                # keep the graph output's name stable: rename the producer's output instead
-                p = self.producer(new)
-                if p is not None:
-                    for k, out in enumerate(p.output):
-                        if out == new:
-                            p.output[k] = old
-                    for n in self.nodes:
-                        for k, i in enumerate(n.input):
-                            if i == new:
-                                n.input[k] = old
-        self._dirty = True
+        for n in self.consumers(old):
+            self.rename_input(n, old, new)
+        if self.is_graph_output(old):
+            # keep the graph output's name stable: rename the producer's output instead
+            p = self.producer(new)
+            if p is not None:
+                self._rename_output(p, new, old)
+                for n in self.consumers(new):
+                    self.rename_input(n, new, old)
+
+    def _rename_output(self, node: onnx.NodeProto, old: str, new: str) -> None:
+        self._unlink(node)
+        for k, out in enumerate(node.output):
+            if out == old:
+                node.output[k] = new
+        self._link(node)
 
     def bypass(self, node: onnx.NodeProto) -> None:
         """Remove a single-input pass-through node, wiring its consumers to its input."""
@@ -167,10 +255,7 @@ class Graph:
         if self.is_graph_output(dst):
             p = self.producer(src)
             if p is not None and not self.is_graph_output(src) and len(self.consumers(src)) == 0:
-                for k, out in enumerate(p.output):
-                    if out == src:
-                        p.output[k] = dst
-                self._dirty = True
+                self._rename_output(p, src, dst)
                 return
             self.add_node("Identity", [src], [dst])
             return
@@ -210,6 +295,24 @@ class Graph:
 
     def clear_value_info(self) -> None:
         self._value_info = {}
+
+    def set_value_infos(self, infos: dict[str, onnx.ValueInfoProto]) -> None:
+        """Replace every inferred type and shape (shape inference's result)."""
+        self._value_info = dict(infos)
+
+    def value_info(self, name: str) -> onnx.ValueInfoProto | None:
+        """The declared type of `name`: inferred value info, or a graph input or output."""
+        vi = self._value_info.get(name)
+        if vi is not None:
+            return vi
+        return next((v for v in itertools.chain(self.inputs, self.outputs) if v.name == name), None)
+
+    def elem_type(self, name: str) -> int | None:
+        """onnx.TensorProto element type of `name`, or None where unknown."""
+        if name in self.initializers:
+            return helper.np_dtype_to_tensor_dtype(self.initializers[name].dtype)
+        vi = self.value_info(name)
+        return vi.type.tensor_type.elem_type if vi is not None else None
 
     def copy(self) -> Graph:
         """An independent graph: nodes and value infos copied, initializer arrays shared

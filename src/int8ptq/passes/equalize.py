@@ -21,7 +21,8 @@ import numpy as np
 import onnx
 
 from int8ptq.ir.graph import Graph
-from int8ptq.ir.rewrite import attr, sole_consumer
+from int8ptq.ir.ops import attr, group, is_depthwise
+from int8ptq.ir.rewrite import sole_consumer
 
 HOMOGENEOUS = {"Relu", "LeakyRelu"}
 
@@ -44,12 +45,11 @@ def _conv_kind(g: Graph, n: onnx.NodeProto) -> str | None:
         return None
     w = g.const(n.input[1])
     assert w is not None
-    group = int(attr(n, "group", 1))
     if w.ndim != 4 or (len(n.input) > 2 and n.input[2] and g.const(n.input[2]) is None):
         return None
-    if group == 1:
+    if group(n) == 1:
         return "dense"
-    return "depthwise" if w.shape[1] == 1 and w.shape[0] == group else None
+    return "depthwise" if is_depthwise(n, w.shape) else None
 
 
 def clip_bounds(g: Graph, act: onnx.NodeProto) -> tuple[float, float] | None:
@@ -112,15 +112,18 @@ def _apply(g: Graph, p: Pair, s: np.ndarray) -> None:
     w1 = g.const(p.first.input[1])
     w2 = g.const(p.second.input[1])
     assert w1 is not None and w2 is not None
-    p.first.input[1] = g.add_initializer(
-        g.fresh("equalized_W"), (w1 / s.reshape(-1, 1, 1, 1)).astype(np.float32)
+    g.set_input(
+        p.first,
+        1,
+        g.add_initializer(g.fresh("equalized_W"), (w1 / s.reshape(-1, 1, 1, 1)).astype(np.float32)),
     )
     if len(p.first.input) > 2 and p.first.input[2]:
         b1 = g.const(p.first.input[2])
         assert b1 is not None
-        p.first.input[2] = g.add_initializer(g.fresh("equalized_B"), (b1 / s).astype(np.float32))
+        g.set_input(p.first, 2, g.add_initializer(g.fresh("equalized_B"), (b1 / s).astype(np.float32)))
     shape = (-1, 1, 1, 1) if _conv_kind(g, p.second) == "depthwise" else (1, -1, 1, 1)
-    p.second.input[1] = g.add_initializer(g.fresh("equalized_W"), (w2 * s.reshape(shape)).astype(np.float32))
+    w2s = (w2 * s.reshape(shape)).astype(np.float32)
+    g.set_input(p.second, 1, g.add_initializer(g.fresh("equalized_W"), w2s))
 
 
 def equalize(

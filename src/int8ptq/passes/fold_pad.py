@@ -6,7 +6,7 @@ import numpy as np
 import onnx
 
 from int8ptq.ir.graph import Graph
-from int8ptq.ir.rewrite import Rule, attr, rewrite, set_attr, sole_consumer
+from int8ptq.ir.rewrite import Replacement, Rule, attr, edited, rewrite, sole_consumer
 
 
 def _pad_amounts(g: Graph, pad: onnx.NodeProto) -> np.ndarray | None:
@@ -24,25 +24,23 @@ def _pad_amounts(g: Graph, pad: onnx.NodeProto) -> np.ndarray | None:
     return pads.astype(np.int64)
 
 
-def _pad_conv(g: Graph, pad: onnx.NodeProto) -> bool:
+def _pad_conv(g: Graph, pad: onnx.NodeProto) -> Replacement | None:
     # Conv(Pad0(x, p)) = Conv(x, pads = pads + p), when p touches spatial dims only
     conv = sole_consumer(g, pad.output[0])
     p = _pad_amounts(g, pad)
     if conv is None or conv.op_type not in ("Conv",) or p is None or conv.input[0] != pad.output[0]:
-        return False
+        return None
     rank = len(p) // 2
     begin, end = p[:rank], p[rank:]
     if np.any(begin[:2] != 0) or np.any(end[:2] != 0) or np.any(p < 0):
-        return False
+        return None
     if attr(conv, "auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
-        return False
+        return None
     old = list(attr(conv, "pads", [0] * (2 * (rank - 2))))
     k = rank - 2
     new = [old[i] + int(begin[2 + i]) for i in range(k)] + [old[k + i] + int(end[2 + i]) for i in range(k)]
-    set_attr(conv, "pads", new)
-    conv.input[0] = pad.input[0]
-    g.remove_node(pad)
-    return True
+    merged = edited(conv, inputs={0: pad.input[0]}, attrs={"pads": new})
+    return Replacement(replace=((conv, merged),), remove=(pad,))
 
 
 RULES: list[Rule] = [(("Pad",), _pad_conv)]

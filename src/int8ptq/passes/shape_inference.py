@@ -50,7 +50,7 @@ def infer_shapes(graph: Graph) -> int:
     missing = [o for n in graph.nodes for o in n.output if o and o not in known]
     if missing:
         infos.update(_types_from_runtime(graph, missing))
-    graph._value_info = infos  # noqa: SLF001
+    graph.set_value_infos(infos)
     return len(infos)
 
 

@@ -33,10 +33,8 @@ def _slots(node: onnx.NodeProto, rule: OpRule) -> list[int]:
 def _is_float(g: Graph, name: str) -> bool:
     if name in g.initializers:
         return g.initializers[name].dtype == np.float32
-    for vi in [*g._value_info.values(), *g.inputs, *g.outputs]:  # noqa: SLF001
-        if vi.name == name:
-            return vi.type.tensor_type.elem_type in FLOAT_TYPES
-    return False  # unknown type: do not touch
+    vi = g.value_info(name)
+    return vi is not None and vi.type.tensor_type.elem_type in FLOAT_TYPES  # unknown: do not touch
 
 
 def fusable_activation(g: Graph, node: onnx.NodeProto) -> onnx.NodeProto | None:

@@ -86,7 +86,7 @@ def _fold_activations(g: Graph, plan: QuantPlan) -> None:
     for act in [n for n in g.nodes if n.name in fused]:
         producer = g.producer(act.input[0])
         assert producer is not None
-        producer.output[0] = act.output[0]
+        g.set_output(producer, 0, act.output[0])
         g.remove_node(act)
 
 
@@ -210,14 +210,12 @@ def _add_dq(g: Graph, node: onnx.NodeProto, slot: int, qn: str, qp: QParams, axi
     z = _scalar(g, f"{base}_zero_point", qp.zero_point)
     out = g.fresh(f"{base}_dequantized")
     g.add_node("DequantizeLinear", [qn, s, z], [out], name=g.fresh(f"{base}_DQ"), axis=axis)
-    node.input[slot] = out
+    g.set_input(node, slot, out)
 
 
 def _set_bias(g: Graph, node: onnx.NodeProto, slot: int, value: np.ndarray) -> np.ndarray:
     name = g.add_initializer(g.fresh(f"{node.name}_bias"), value.astype(np.float32))
-    while len(node.input) <= slot:
-        node.input.append("")
-    node.input[slot] = name
+    g.set_input(node, slot, name)
     return value.astype(np.float32)
 
 
@@ -230,7 +228,7 @@ def _quantize_bias(g: Graph, node: onnx.NodeProto, slot: int, input_scale: float
     z = _scalar(g, f"{base}_zero_point", np.zeros(scale.shape, np.int32))
     out = g.fresh(f"{base}_dequantized")
     g.add_node("DequantizeLinear", [qn, s, z], [out], name=g.fresh(f"{base}_DQ"), axis=0)
-    node.input[slot] = out
+    g.set_input(node, slot, out)
 
 
 def _insert_qdq(g: Graph, tensor: str, qp: QParams) -> None:
@@ -241,9 +239,7 @@ def _insert_qdq(g: Graph, tensor: str, qp: QParams) -> None:
     g.add_node("QuantizeLinear", [tensor, s, z], [q], name=g.fresh(f"{tensor}_Q"))
     g.add_node("DequantizeLinear", [q, s, z], [dq], name=g.fresh(f"{tensor}_DQ"))
     for c in consumers:
-        for k, i in enumerate(c.input):
-            if i == tensor:
-                c.input[k] = dq
+        g.rename_input(c, tensor, dq)
 
 
 @dataclass(frozen=True)

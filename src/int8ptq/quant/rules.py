@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import onnx
 
-from int8ptq.ir.rewrite import attr
+from int8ptq.ir.ops import weight_out_axis
 
 ALL = -1  # every input (Concat)
 
@@ -23,17 +23,13 @@ class OpRule:
     fuses_activation: bool = False  # a following Relu/Clip(0, x) folds into the output range
 
 
-def _gemm_axis(n: onnx.NodeProto) -> int:
-    return 0 if attr(n, "transB", 0) else 1
-
-
 RULES: dict[str, OpRule] = {
     # QLinearConv
-    "Conv": OpRule(weight=1, weight_axis=lambda n: 0, bias=2, fuses_activation=True),
+    "Conv": OpRule(weight=1, weight_axis=weight_out_axis, bias=2, fuses_activation=True),
     # QGemm
-    "Gemm": OpRule(weight=1, weight_axis=_gemm_axis, bias=2, fuses_activation=True),
+    "Gemm": OpRule(weight=1, weight_axis=weight_out_axis, bias=2, fuses_activation=True),
     # QLinearMatMul / MatMulIntegerToFloat
-    "MatMul": OpRule(weight=1, weight_axis=lambda n: 1, fuses_activation=True),
+    "MatMul": OpRule(weight=1, weight_axis=weight_out_axis, fuses_activation=True),
     # QLinearAdd
     "Add": OpRule(activations=(0, 1), fuses_activation=True),
     # QLinearMul

@@ -19,14 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
-from int8ptq.ir.rewrite import attr
+from int8ptq.ir.ops import is_depthwise
 from int8ptq.quant.isa import Isa
 
 PAIR_LIMIT = 128  # 255 * 128 = 32640 <= 32767
-
-
-def _is_depthwise(node: onnx.NodeProto, shape: tuple[int, ...]) -> bool:
-    return node.op_type == "Conv" and int(attr(node, "group", 1)) > 1 and shape[1] == 1
 
 
 def kernel_permutation(node: onnx.NodeProto, shape: tuple[int, ...]) -> np.ndarray:
@@ -97,7 +93,7 @@ class PairGuard:
 
     def constraint(self, node: onnx.NodeProto, shape: tuple[int, ...]) -> PairConstraint | None:
         """The pair constraint for a weight of this (out channels first) shape, or None."""
-        if _is_depthwise(node, shape) or len(shape) < 2:
+        if is_depthwise(node, shape) or len(shape) < 2:
             return None  # depthwise: int32 kernel
         perm = kernel_permutation(node, shape)
         if len(perm) < 2:
