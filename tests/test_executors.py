@@ -2,12 +2,32 @@
 worker's shard is retried without double counting; a shard that keeps failing is named;
 cached shards let a rerun resume."""
 
+import functools
+import os
+
 import numpy as np
 import pytest
 
 from int8ptq.api import evaluate
 from int8ptq.errors import UserError
 from int8ptq.shard.executors import Executor, threads_per_worker
+
+
+def _kill(index: int, marker: str | None, shard) -> None:  # noqa: ANN001
+    """Injected before each shard: kill the worker process on shard `index`, the first time
+    only (recorded in `marker`) or, without a marker, every time."""
+    if shard.index != index:
+        return
+    if marker is None:
+        os._exit(13)
+    if not os.path.exists(marker):
+        with open(marker, "w") as f:
+            f.write(str(os.getpid()))
+        os._exit(13)
+
+
+def _killing(kind: str, index: int, marker: str | None = None) -> Executor:
+    return Executor(kind, None, 2, before_shard=functools.partial(_kill, index, marker))
 
 
 def _key(r):
@@ -30,39 +50,32 @@ def test_processes_and_ray_match_local_exactly(lite0_pair, imagenet, local_resul
 
 @pytest.mark.parametrize("executor", ["processes", "ray"])
 def test_killed_worker_is_retried_and_totals_stay_exact(
-    lite0_pair, imagenet, local_result, tmp_path, monkeypatch, executor
+    lite0_pair, imagenet, local_result, tmp_path, executor
 ):
     marker = tmp_path / "killed"
-    monkeypatch.setenv("INT8PTQ_TEST_KILL_SHARD", f"2:{marker}")
-    r = evaluate(list(lite0_pair), imagenet / "eval.txt", executor=executor, workers=2)
+    r = evaluate(list(lite0_pair), imagenet / "eval.txt", executor=_killing(executor, 2, str(marker)))
     assert marker.exists()  # a worker really died on shard 2
     assert _key(r) == _key(local_result)
 
 
-def test_shard_that_keeps_failing_names_its_first_image(lite0_pair, imagenet, monkeypatch):
-    monkeypatch.setenv("INT8PTQ_TEST_KILL_SHARD", "1:always")
+def test_shard_that_keeps_failing_names_its_first_image(lite0_pair, imagenet):
     with pytest.raises(
         UserError, match=r"shard 1 failed 3 times \(first image: .*ILSVRC2012_val_\d+\.JPEG\)"
     ):
-        evaluate(list(lite0_pair), imagenet / "eval.txt", executor="processes", workers=2, limit=256)
+        evaluate(list(lite0_pair), imagenet / "eval.txt", executor=_killing("processes", 1), limit=256)
 
 
-def test_cached_shards_resume_and_corrupt_ones_are_recomputed(lite0_pair, imagenet, tmp_path, monkeypatch):
+def test_cached_shards_resume_and_corrupt_ones_are_recomputed(lite0_pair, imagenet, tmp_path):
     cache = tmp_path / "cache"
     # threads are part of the cache key (they can change float results): the same in both runs
     first = evaluate(list(lite0_pair), imagenet / "eval.txt", limit=128, cache=cache, threads=1)
     files = sorted(cache.rglob("*.npz"))
     assert files
     files[0].write_bytes(b"corrupt")
-    monkeypatch.setenv("INT8PTQ_TEST_KILL_SHARD", "1:always")  # shard 1 must come from the cache
+    # shard 1 must come from the cache: computing it kills the worker every time
+    killing = _killing("processes", 1)
     again = evaluate(
-        list(lite0_pair),
-        imagenet / "eval.txt",
-        limit=128,
-        cache=cache,
-        executor="processes",
-        workers=2,
-        threads=1,
+        list(lite0_pair), imagenet / "eval.txt", limit=128, cache=cache, executor=killing, threads=1
     )
     assert _key(again) == _key(first)
 

@@ -18,9 +18,8 @@ def test_outputs_follow_the_umask(convnet_path, calib_npy, tmp_path, umask):
     subprocess.run(args, check=True, preexec_fn=lambda: os.umask(umask), capture_output=True)
     plot = tmp_path / "plot.png"
     code = (
-        "import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt;"
-        "from pathlib import Path; from int8ptq.tune.report import _save;"
-        f"fig, ax = plt.subplots(); ax.plot([0, 1]); _save(fig, Path({str(plot)!r}))"
+        "from pathlib import Path; from int8ptq.tune.report import _figure, _save;"
+        f"fig, ax = _figure((4, 3)); ax.plot([0, 1]); _save(fig, Path({str(plot)!r}))"
     )
     subprocess.run([sys.executable, "-c", code], check=True, preexec_fn=lambda: os.umask(umask))
     for p in (out, js, plot):

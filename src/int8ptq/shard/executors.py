@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from int8ptq.errors import UserError
-from int8ptq.shard.work import EvalJob, Shard, ShardResult, run_shard
+from int8ptq.shard.work import EvalJob, Shard, ShardResult, Worker
 from int8ptq.util.atomic import atomic_path
 
 MAX_ATTEMPTS = 3
@@ -32,6 +32,8 @@ class Executor:
     kind: str  # local | processes | ray
     address: str | None = None  # ray://host:port, or None for a local Ray instance
     workers: int | None = None
+    # a test hook, run in the worker before each shard (the tests kill the worker with it)
+    before_shard: Callable[[Shard], None] | None = None
 
     @staticmethod
     def parse(spec: str, workers: int | None = None) -> Executor:
@@ -89,6 +91,28 @@ def _load(path: Path, index: int) -> ShardResult | None:
 
 
 # ---- executors -------------------------------------------------------------------------
+# A pool process (or Ray worker process) runs many shards: its Worker, made by the pool's
+# initializer (or by the first Ray task in that process), keeps the models loaded between
+# them. It lives only in those child processes, never in the process that calls run_shards.
+_process_worker: Worker | None = None
+
+
+def _start_worker(before_shard: Callable[[Shard], None] | None) -> None:
+    global _process_worker
+    _process_worker = Worker(before_shard)
+
+
+def _run_in_pool(
+    job: EvalJob, shard: Shard, before_shard: Callable[[Shard], None] | None = None
+) -> ShardResult:
+    """One shard on this process's Worker. Ray passes the hook with each task (a Ray worker
+    process has no initializer): a task with a hook gets a fresh Worker."""
+    if _process_worker is None or before_shard is not None:
+        _start_worker(before_shard)
+    assert _process_worker is not None
+    return _process_worker.run(job, shard)
+
+
 def _first_image(job: EvalJob, shard: Shard) -> str:
     from int8ptq.data.dataset import open_dataset
 
@@ -113,8 +137,11 @@ def _processes(job: EvalJob, todo: list[Shard], ex: Executor, done: Callable[[Sh
         groups = [[s] for s in pending] if alone else [pending]
         pending = []
         for group in groups:
-            with ProcessPoolExecutor(min(ex.worker_count(), len(group)), mp_context=ctx) as pool:
-                futures = {pool.submit(run_shard, job, s): s for s in group}
+            workers = min(ex.worker_count(), len(group))
+            with ProcessPoolExecutor(
+                workers, mp_context=ctx, initializer=_start_worker, initargs=(ex.before_shard,)
+            ) as pool:
+                futures = {pool.submit(_run_in_pool, job, s): s for s in group}
                 while futures:
                     finished, _ = wait(futures, return_when=FIRST_COMPLETED)
                     for f in finished:
@@ -149,9 +176,9 @@ def _ray(job: EvalJob, todo: list[Shard], ex: Executor, done: Callable[[ShardRes
     try:
         remote = ray.remote(
             num_cpus=job.threads or 1, max_retries=MAX_ATTEMPTS - 1, retry_exceptions=True
-        )(run_shard)
+        )(_run_in_pool)
         job_ref = ray.put(job)  # models go to each node once, not with every shard
-        refs = {remote.remote(job_ref, s): s for s in todo}
+        refs = {remote.remote(job_ref, s, ex.before_shard): s for s in todo}
         while refs:
             ready, _ = ray.wait(list(refs), num_returns=1)
             s = refs.pop(ready[0])
@@ -184,8 +211,9 @@ def run_shards(job: EvalJob, shards: list[Shard], ex: Executor, cache: Path | No
             progress(len(results))
 
     if ex.kind == "local":
+        worker = Worker(ex.before_shard)  # this run's: its runners go with it
         for s in todo:
-            done(run_shard(job, s))
+            done(worker.run(job, s))
     elif ex.kind == "processes":
         _processes(job, todo, ex, done)
     else:

@@ -7,6 +7,7 @@ import functools
 import hashlib
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from int8ptq.data.dataset import Batch, Dataset, open_dataset
 from int8ptq.data.model_input import InputSpec
 from int8ptq.data.presets import PRESETS, Preset
 from int8ptq.metrics import TOPK, cosine, top_classes
+from int8ptq.runtime import Runner, make_runner
 
 
 @dataclass(frozen=True)
@@ -116,21 +118,6 @@ def make_shards(n: int, batch_size: int, per_shard: int, first: int = 0) -> list
     return [Shard(i, first + s, first + min(s + size, n)) for i, s in enumerate(range(0, n, size))]
 
 
-_RUNNERS: dict[tuple[str, str, int | None], object] = {}  # per worker process: models load once
-_KEEP = 4
-
-
-def _runner(model: bytes | str, key: str, backend: str, threads: int | None):  # noqa: ANN202
-    from int8ptq.runtime import make_runner
-
-    k = (key, backend, threads)
-    if k not in _RUNNERS:
-        while len(_RUNNERS) >= _KEEP:
-            _RUNNERS.pop(next(iter(_RUNNERS)))
-        _RUNNERS[k] = make_runner(model, backend, threads)
-    return _RUNNERS[k]
-
-
 def run_batches(runners: list, batches, index: int = 0) -> ShardResult:  # noqa: ANN001
     """Per-image records of every runner over `batches` (already in the model's layout):
     image `Batch`es, or `Feed`s of `{input_name: array}`."""
@@ -156,31 +143,36 @@ def run_batches(runners: list, batches, index: int = 0) -> ShardResult:  # noqa:
     return ShardResult(index, np.concatenate(labels), top, cos, [], secs)
 
 
-def run_shard(job: EvalJob, shard: Shard) -> ShardResult:
-    _maybe_fail_for_test(shard)
-    ds = open_dataset(job.data).subset(shard.start, shard.stop)
-    base = job.pixels
-    spec = InputSpec("input", job.layout, None, job.crop)
-    pairs = zip(job.models, job.model_keys, strict=True)
-    runners = [_runner(m, k, job.backend, job.threads) for m, k in pairs]
-    skipped: list[str] = []
-    decoded = ds.batches(job.batch_size, base, skipped)
-    batches = (Batch(spec.to_model(b.x), b.labels, b.names) for b in decoded)
-    r = run_batches(runners, batches, shard.index)
-    return ShardResult(r.index, r.labels, r.top, r.cosine, skipped, r.seconds)
+class Worker:
+    """Runs shards in one process and keeps the last few models' runners loaded, so a model
+    loads once per process, not once per shard. The executor that runs shards owns its
+    workers (see executors.py). `before_shard`, a test hook, runs before each shard (the
+    tests inject one that kills the worker process)."""
 
+    KEEP = 4
 
-def _maybe_fail_for_test(shard: Shard) -> None:
-    """Fault injection for the tests: INT8PTQ_TEST_KILL_SHARD=K:MARKER kills the worker process
-    the first time it starts shard K (the marker file records that it happened); with MARKER
-    `always`, every time."""
-    spec = os.environ.get("INT8PTQ_TEST_KILL_SHARD")
-    if not spec:
-        return
-    k, marker = spec.split(":", 1)
-    if int(k) == shard.index and marker == "always":
-        os._exit(13)
-    if int(k) == shard.index and not os.path.exists(marker):
-        with open(marker, "w") as f:
-            f.write(str(os.getpid()))
-        os._exit(13)
+    def __init__(self, before_shard: Callable[[Shard], None] | None = None) -> None:
+        self.before_shard = before_shard
+        self._runners: dict[tuple[str, str, int | None], Runner] = {}
+
+    def runner(self, model: bytes | str, key: str, backend: str, threads: int | None) -> Runner:
+        k = (key, backend, threads)
+        if k not in self._runners:
+            while len(self._runners) >= self.KEEP:
+                self._runners.pop(next(iter(self._runners)))
+            self._runners[k] = make_runner(model, backend, threads)
+        return self._runners[k]
+
+    def run(self, job: EvalJob, shard: Shard) -> ShardResult:
+        if self.before_shard is not None:
+            self.before_shard(shard)
+        ds = open_dataset(job.data).subset(shard.start, shard.stop)
+        base = job.pixels
+        spec = InputSpec("input", job.layout, None, job.crop)
+        pairs = zip(job.models, job.model_keys, strict=True)
+        runners = [self.runner(m, k, job.backend, job.threads) for m, k in pairs]
+        skipped: list[str] = []
+        decoded = ds.batches(job.batch_size, base, skipped)
+        batches = (Batch(spec.to_model(b.x), b.labels, b.names) for b in decoded)
+        r = run_batches(runners, batches, shard.index)
+        return ShardResult(r.index, r.labels, r.top, r.cosine, skipped, r.seconds)

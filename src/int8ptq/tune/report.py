@@ -4,23 +4,36 @@ plots (accuracy drop against speed for every trial; per-layer sensitivity)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from int8ptq.config import TuneConfig
 from int8ptq.tune.result import TuneResult
 from int8ptq.util.atomic import atomic_path, write_text
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def load_matplotlib():  # noqa: ANN201
-    """pyplot with a file backend, or None. Tuning loads it before the first trial, so an
-    interrupt never lands inside its import."""
+
+def load_matplotlib() -> bool:
+    """Whether matplotlib is there. Tuning loads it before the first trial, so an interrupt
+    never lands inside its import. Figures draw on their own Agg canvas: no pyplot, and the
+    process's matplotlib backend is never switched."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        import matplotlib.backends.backend_agg  # noqa: F401
+        import matplotlib.figure  # noqa: F401
     except ImportError:
-        return None
-    return plt
+        return False
+    return True
+
+
+def _figure(size: tuple[float, float]) -> tuple[Figure, Any]:
+    """A figure on its own Agg canvas, and its one axes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size)
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
 
 
 def _plots(res: TuneResult, folder: Path) -> list[str]:
@@ -31,13 +44,12 @@ def _plots(res: TuneResult, folder: Path) -> list[str]:
 
 
 def _draw(res: TuneResult, folder: Path) -> list[str]:
-    plt = load_matplotlib()
-    if plt is None:
+    if not load_matplotlib():
         return []
     names = []
     done = [t for t in res.trials if t.drop is not None]
     if done:
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig, ax = _figure((6, 4))
         ax.scatter(
             [t.images_per_s for t in done],
             [100 * t.drop for t in done],
@@ -51,7 +63,7 @@ def _draw(res: TuneResult, folder: Path) -> list[str]:
         names.append(_save(fig, folder / "trials.png"))
     top = res.sensitivity[:20]
     if top:
-        fig, ax = plt.subplots(figsize=(7, max(3, 0.3 * len(top))))
+        fig, ax = _figure((7, max(3, 0.3 * len(top))))
         ax.barh([s.layer[-40:] for s in top][::-1], [s.added_nsr for s in top][::-1])
         ax.set_xlabel("noise-to-signal ratio the layer adds")
         ax.set_title("per-layer sensitivity (worst at the top)")
@@ -59,13 +71,10 @@ def _draw(res: TuneResult, folder: Path) -> list[str]:
     return names
 
 
-def _save(fig, path: Path) -> str:  # noqa: ANN001
-    import matplotlib.pyplot as plt
-
+def _save(fig: Figure, path: Path) -> str:
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
     return path.name
 
 
