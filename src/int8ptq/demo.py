@@ -8,6 +8,7 @@ objects it never saw, each shown with its FP32 and INT8 top-1 class side by side
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -56,7 +57,7 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def side_by_side(fp32: Path, int8: Path, photos: Dataset) -> list[dict[str, object]]:
+def side_by_side(fp32: Path, int8: Path, photos: Dataset) -> list[dict[str, Any]]:
     """Each photo's top-1 class (ImageNet index) and its probability, FP32 and INT8."""
     from int8ptq.api import load
     from int8ptq.data.model_input import image_input, preset_for
@@ -75,7 +76,7 @@ def side_by_side(fp32: Path, int8: Path, photos: Dataset) -> list[dict[str, obje
     return out
 
 
-def run_demo(out_dir: Path) -> dict[str, object]:
+def run_demo(out_dir: Path) -> dict[str, Any]:  # JSON-like: what --json prints
     from int8ptq.api import benchmark, evaluate, quantize
     from int8ptq.zoo.export import export
 

@@ -27,7 +27,7 @@ class CovarianceObserver:
         self.rows = 0
         self.nonfinite = 0
 
-    def reducer(self, per_image: Shape | None) -> Reducer:
+    def reducer(self, per_image: Shape | None) -> Reducer[Moments]:
         if self.geometry is None:
             return RowReducer(self.rows_per_batch)
         if per_image is None or len(per_image) != 3:
@@ -39,7 +39,7 @@ class CovarianceObserver:
         x = np.asarray(x, np.float32)
         self.add(self.reducer(x.shape[1:] if self.geometry else None).from_array(x))
 
-    def add(self, m: Moments) -> None:  # type: ignore[override]
+    def add(self, m: Moments) -> None:
         self.h = m.gram.astype(np.float64) if self.h is None else self.h + m.gram
         self.sum = m.sum.astype(np.float64) if self.sum is None else self.sum + m.sum
         self.rows += m.rows
@@ -89,8 +89,8 @@ def observer_or_reason(
     geo = PatchGeometry(
         (kh, kw),
         tuple(attr(node, "strides", [1, 1])),
-        (p[0], p[1], p[2], p[3]),  # type: ignore[arg-type]
+        (p[0], p[1], p[2], p[3]),
         tuple(attr(node, "dilations", [1, 1])),
-        depthwise,  # type: ignore[arg-type]
+        depthwise,
     )
     return CovarianceObserver(geo, DEPTHWISE_ROWS_PER_IMAGE if depthwise else rows)

@@ -5,21 +5,23 @@ Memory never grows with the number of images. NaN and Inf are counted and left o
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 
 from int8ptq.calib.reducers import ChannelMaxReducer, RangeReducer, RangeStats, Reducer, Shape
 
+S = TypeVar("S")  # the statistic an observer folds in
 
-class Observer(Protocol):
+
+class Observer(Protocol[S]):
     nonfinite: int
 
-    def reducer(self, per_image: Shape | None) -> Reducer:
+    def reducer(self, per_image: Shape | None) -> Reducer[S]:
         """How one batch of a tensor with this per-image shape is reduced (None: unknown)."""
         ...
 
-    def add(self, stat: object) -> None:
+    def add(self, stat: S) -> None:
         """Fold in one batch's statistic, as produced by `reducer`."""
         ...
 
@@ -48,7 +50,7 @@ class MinMaxObserver:
         x = np.asarray(x, np.float32)
         self.add(self.reducer(x.shape[1:] if x.ndim >= 3 else None).from_array(x))
 
-    def add(self, stat: RangeStats) -> None:  # type: ignore[override]
+    def add(self, stat: RangeStats) -> None:
         self.nonfinite += stat.nonfinite
         if stat.count > stat.nonfinite:
             self.lo = min(self.lo, stat.lo)
@@ -69,7 +71,7 @@ class HistogramObserver(MinMaxObserver):
         self.counts = np.zeros(bins, np.float64)
         self.edges: np.ndarray | None = None
 
-    def add(self, stat: RangeStats) -> None:  # type: ignore[override]
+    def add(self, stat: RangeStats) -> None:
         super().add(stat)
         if stat.count == stat.nonfinite:
             return
@@ -125,7 +127,7 @@ class ChannelMaxObserver:
             raise ValueError("channel maxima need a static per-image shape")
         return ChannelMaxReducer(per_image)
 
-    def add(self, m: np.ndarray) -> None:  # type: ignore[override]
+    def add(self, m: np.ndarray) -> None:
         self.max = m if self.max is None else np.maximum(self.max, m)
 
     def update(self, x: np.ndarray) -> None:

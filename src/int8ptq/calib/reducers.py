@@ -13,25 +13,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 
 from int8ptq.ir.graph import Graph
 
 Shape = tuple[int, ...]  # the static shape of one image's slice of a tensor (batch axis dropped)
+S = TypeVar("S", covariant=True)  # the statistic a reducer produces
 
 
-class Reducer(Protocol):
+class Reducer(Protocol[S]):
     def add_nodes(self, g: Graph, tensor: str) -> list[str]:
         """Add the nodes computing this statistic of `tensor`; their output names."""
         ...
 
-    def from_outputs(self, outs: Sequence[np.ndarray]) -> object | None:
+    def from_outputs(self, outs: Sequence[np.ndarray]) -> S | None:
         """The statistic from the nodes' outputs; None when it must be redone in numpy."""
         ...
 
-    def from_array(self, x: np.ndarray) -> object:
+    def from_array(self, x: np.ndarray) -> S:
         """The same statistic from the full tensor."""
         ...
 
@@ -41,7 +42,7 @@ def per_image_shape(g: Graph, tensor: str) -> Shape | None:
     shape = g.shape(tensor)
     if shape is None or len(shape) < 3 or any(d is None or d <= 0 for d in shape[1:]):
         return None
-    return tuple(int(d) for d in shape[1:])  # type: ignore[arg-type]
+    return tuple(int(d) for d in shape[1:] if d is not None)
 
 
 def _seeded_choice(n: int, k: int, seed: int) -> np.ndarray:

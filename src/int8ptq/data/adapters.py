@@ -114,7 +114,7 @@ class NncfItems:
                 pair = isinstance(raw, (tuple, list)) and len(raw) == 2 and _is_labels(raw[1])
                 with_labels = pair  # the raw items are pairs or they are not: decided on the first
                 if pair and labels is None:
-                    labels = np.asarray(to_numpy(raw[1]), np.int64).reshape(-1)  # type: ignore[index]
+                    labels = np.asarray(to_numpy(raw[1]), np.int64).reshape(-1)  # type: ignore[index]  # raw is a pair here
             yield x, labels
 
 

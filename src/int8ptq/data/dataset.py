@@ -72,7 +72,7 @@ class Dataset:
                 sink.extend(str(chunk[k]) for k, d in enumerate(decoded) if d is None)
                 if not keep:
                     continue
-                x = np.stack([decoded[k] for k in keep])  # type: ignore[misc]
+                x = np.stack([d for d in decoded if d is not None])
                 lbl = np.asarray([self.labels[i + k] for k in keep], np.int64)
                 yield Batch(x, lbl, [chunk[k].name for k in keep])
 
@@ -181,7 +181,7 @@ def _seed_binary(path: Path) -> Dataset:
     return Dataset(str(path), arrays=x, labels=[int(v) for v in y])
 
 
-def open_dataset(spec: str | Path) -> Dataset:
+def open_dataset(spec: str | os.PathLike[str]) -> Dataset:
     """Open DATA; raise UserError for a missing path, an unknown format or no images."""
     path = Path(spec)
     if not path.exists():

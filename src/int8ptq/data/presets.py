@@ -45,7 +45,7 @@ class Preset:
             w, h = img.size
         left, top = (w - self.crop) // 2, (h - self.crop) // 2
         img = img.crop((left, top, left + self.crop, top + self.crop))
-        x = np.asarray(img, dtype=np.float32)
+        x: np.ndarray = np.asarray(img, dtype=np.float32)
         x = (x - np.array(self.mean, np.float32)) / np.array(self.std, np.float32)
         if self.bgr:
             x = x[..., ::-1]

@@ -158,7 +158,11 @@ def evaluate(
         )
         shards = make_shards(n, bs, max(bs, n // (4 * ex.worker_count())), first)
         bar = iter(progress(range(len(shards)), "evaluating", total=len(shards), unit="shard"))
-        parts = run_shards(job, shards, ex, Path(cache) if cache else None, lambda _: next(bar, None))
+
+        def tick(_: int) -> None:
+            next(bar, None)
+
+        parts = run_shards(job, shards, ex, Path(cache) if cache else None, tick)
         skipped = ds.skipped + [s for p in parts for s in p.skipped]
     elif ex.kind != "local":
         raise UserError(

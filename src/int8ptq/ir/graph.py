@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import onnx
@@ -17,6 +18,10 @@ from onnx import helper, numpy_helper
 
 
 class Graph:
+    _nodes: list[onnx.NodeProto]
+    _ids: set[int]  # id() of every node in the graph
+    _gone: dict[int, onnx.NodeProto]  # removed, kept alive until the list is compacted
+
     def __init__(self, model: onnx.ModelProto) -> None:
         own = onnx.ModelProto()
         own.CopyFrom(model)  # edits never reach the caller's model
@@ -47,7 +52,7 @@ class Graph:
     def nodes(self, value: Iterable[onnx.NodeProto]) -> None:
         self._nodes = list(value)
         self._ids = {id(n) for n in self._nodes}
-        self._gone: dict[int, onnx.NodeProto] = {}  # removed, kept alive until compacted
+        self._gone = {}
         self._dirty = True
 
     def contains(self, node: onnx.NodeProto) -> bool:
@@ -168,7 +173,7 @@ class Graph:
         outputs: Iterable[str],
         name: str | None = None,
         domain: str = "",
-        **attrs: object,
+        **attrs: Any,
     ) -> onnx.NodeProto:
         """Append a new node (toposort or cleanup puts it in order)."""
         node = helper.make_node(

@@ -14,11 +14,14 @@ channel feeds exactly one output. That is what every user needs:
 
 from __future__ import annotations
 
+from typing import Any
+
 import onnx
 
 
-def attr(node: onnx.NodeProto, name: str, default: object = None) -> object:
-    """An attribute's Python value, or `default`."""
+def attr(node: onnx.NodeProto, name: str, default: Any = None) -> Any:
+    """An attribute's Python value (int, float, bytes, list, tensor...: what the op defines), or
+    `default`."""
     for a in node.attribute:
         if a.name == name:
             return onnx.helper.get_attribute_value(a)
@@ -27,7 +30,7 @@ def attr(node: onnx.NodeProto, name: str, default: object = None) -> object:
 
 def group(node: onnx.NodeProto) -> int:
     """A Conv's group count (1 for every other op)."""
-    return int(attr(node, "group", 1)) if node.op_type == "Conv" else 1  # type: ignore[call-overload]
+    return int(attr(node, "group", 1)) if node.op_type == "Conv" else 1
 
 
 def is_depthwise(node: onnx.NodeProto, weight_shape: tuple[int, ...] | list[int]) -> bool:

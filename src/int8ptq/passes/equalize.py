@@ -57,8 +57,8 @@ def clip_bounds(g: Graph, act: onnx.NodeProto) -> tuple[float, float] | None:
     if act.op_type != "Clip":
         return None
     vals = [g.const(i) if i else None for i in list(act.input[1:3]) + [""] * (3 - len(act.input))]
-    lo = float(vals[0]) if vals[0] is not None else float(attr(act, "min", -np.inf))  # type: ignore[arg-type]
-    hi = float(vals[1]) if vals[1] is not None else float(attr(act, "max", np.inf))  # type: ignore[arg-type]
+    lo = float(vals[0]) if vals[0] is not None else float(attr(act, "min", -np.inf))
+    hi = float(vals[1]) if vals[1] is not None else float(attr(act, "max", np.inf))
     return lo, hi
 
 
@@ -77,7 +77,9 @@ def find_pairs(g: Graph) -> list[Pair]:
             act, nxt = nxt, sole_consumer(g, nxt.output[0])
         if nxt is None or _conv_kind(g, nxt) is None or nxt.input[0] != (act or first).output[0]:
             continue
-        out_channels = g.const(first.input[1]).shape[0]  # type: ignore[union-attr]
+        w1 = g.const(first.input[1])
+        assert w1 is not None  # _conv_kind checked it
+        out_channels = w1.shape[0]
         w2 = g.const(nxt.input[1])
         assert w2 is not None
         in_channels = w2.shape[0] if _conv_kind(g, nxt) == "depthwise" else w2.shape[1]
@@ -97,7 +99,9 @@ def _scales(g: Graph, p: Pair, channel_max: Mapping[str, np.ndarray], margin: fl
     s = np.ones_like(r1)
     s[live] = np.sqrt(r1[live] / r2[live])
     if p.act is not None and p.act.op_type == "Clip":
-        hi = clip_bounds(g, p.act)[1]  # type: ignore[index]
+        bounds = clip_bounds(g, p.act)
+        assert bounds is not None  # find_pairs checked it
+        hi = bounds[1]
         if np.isfinite(hi):
             m = channel_max.get(p.between)
             if m is None:

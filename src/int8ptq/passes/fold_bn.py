@@ -14,7 +14,7 @@ def _bn_affine(g: Graph, bn: onnx.NodeProto) -> tuple[np.ndarray, np.ndarray] | 
     vals = [g.const(i) for i in bn.input[1:5]]
     if any(v is None for v in vals) or len(bn.output) > 1 and any(bn.output[1:]):
         return None
-    gamma, beta, mean, var = (v.astype(np.float64) for v in vals)  # type: ignore[union-attr]
+    gamma, beta, mean, var = (np.asarray(v, np.float64) for v in vals)
     scale = gamma / np.sqrt(var + float(attr(bn, "epsilon", 1e-5)))
     return scale, beta - mean * scale
 

@@ -73,7 +73,7 @@ def _evaluate(g: Graph, n: onnx.NodeProto) -> list[np.ndarray] | None:
     inputs = [g.const(i) if i else None for i in n.input]
     node = onnx.NodeProto()
     node.CopyFrom(n)
-    feeds = {name: v for name, v in zip(n.input, inputs, strict=True) if name}
+    feeds = {name: v for name, v in zip(n.input, inputs, strict=True) if name and v is not None}
     graph = helper.make_graph(
         [node],
         "fold",

@@ -284,8 +284,9 @@ def insert_qdq(
         wq, new_bias = _quantize_weight(g, node, rule.weight, axis, opts, in_scale, _Bias(slot, value))
         if new_bias is not None and slot is not None:
             value = _set_bias(g, node, slot, new_bias)
-        if value is not None and in_scale is not None and value.ndim == 1 and value.size == wq.scale.size:
-            _quantize_bias(g, node, slot, in_scale, wq)  # type: ignore[arg-type]
+        fits = value is not None and value.ndim == 1 and value.size == wq.scale.size
+        if fits and slot is not None and in_scale is not None:
+            _quantize_bias(g, node, slot, in_scale, wq)
     for tensor in plan.activations:
         _insert_qdq(g, tensor, act_q[tensor])
     g.toposort()

@@ -47,7 +47,7 @@ def activation_qparams(lo: float, hi: float, signed: bool = False) -> QParams:
     return QParams(np.array(scale, np.float32), np.array(zp, np.uint8))
 
 
-def weight_qparams(w: np.ndarray, axis: int | None, qmax: int | np.ndarray = 127) -> QParams:
+def weight_qparams(w: np.ndarray, axis: int | None, qmax: float | np.ndarray = 127) -> QParams:
     """Symmetric int8 weights (zero point 0), per channel along `axis` or per tensor.
 
     `qmax` may be per channel: a smaller value narrows a channel (AVX2 saturation).

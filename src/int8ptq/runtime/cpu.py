@@ -36,7 +36,7 @@ def _numpy_flags() -> set[str]:
         from numpy._core._multiarray_umath import __cpu_features__ as feats
     except ImportError:  # numpy < 2
         try:
-            from numpy.core._multiarray_umath import __cpu_features__ as feats
+            from numpy.core._multiarray_umath import __cpu_features__ as feats  # type: ignore[no-redef]  # numpy < 2: same name
         except ImportError:
             return set()
     return {_NUMPY_FLAGS[k] for k, on in feats.items() if on and k in _NUMPY_FLAGS}

@@ -102,9 +102,7 @@ def _start_worker(before_shard: Callable[[Shard], None] | None) -> None:
     _process_worker = Worker(before_shard)
 
 
-def _run_in_pool(
-    job: EvalJob, shard: Shard, before_shard: Callable[[Shard], None] | None = None
-) -> ShardResult:
+def _run_in_pool(job: EvalJob, shard: Shard, before_shard: Callable[[Shard], None] | None) -> ShardResult:
     """One shard on this process's Worker. Ray passes the hook with each task (a Ray worker
     process has no initializer): a task with a hook gets a fresh Worker."""
     if _process_worker is None or before_shard is not None:
@@ -141,7 +139,7 @@ def _processes(job: EvalJob, todo: list[Shard], ex: Executor, done: Callable[[Sh
             with ProcessPoolExecutor(
                 workers, mp_context=ctx, initializer=_start_worker, initargs=(ex.before_shard,)
             ) as pool:
-                futures = {pool.submit(_run_in_pool, job, s): s for s in group}
+                futures = {pool.submit(_run_in_pool, job, s, None): s for s in group}
                 while futures:
                     finished, _ = wait(futures, return_when=FIRST_COMPLETED)
                     for f in finished:

@@ -80,7 +80,7 @@ def data_fingerprint(ds: Dataset) -> str:
     if ds.arrays is not None:
         arr = np.ascontiguousarray(ds.arrays)
         h.update(f"{arr.shape}|{arr.dtype}|{list(ds.labels)}".encode())
-        h.update(memoryview(arr).cast("B"))
+        h.update(memoryview(arr).cast("B"))  # type: ignore[arg-type]  # an ndarray is a buffer; numpy's stubs say otherwise
         return h.hexdigest()
     if src.is_file():
         h.update(src.read_bytes())
@@ -121,7 +121,9 @@ def make_shards(n: int, batch_size: int, per_shard: int, first: int = 0) -> list
 def run_batches(runners: list, batches, index: int = 0) -> ShardResult:  # noqa: ANN001
     """Per-image records of every runner over `batches` (already in the model's layout):
     image `Batch`es, or `Feed`s of `{input_name: array}`."""
-    labels, tops, coss = [], [[] for _ in runners], [[] for _ in runners]
+    labels: list[np.ndarray] = []
+    tops: list[list[np.ndarray]] = [[] for _ in runners]
+    coss: list[list[np.ndarray]] = [[] for _ in runners]
     secs = np.zeros(len(runners))
     for b in batches:
         ref = None

@@ -52,11 +52,11 @@ def _draw(res: TuneResult, folder: Path) -> list[str]:
         fig, ax = _figure((6, 4))
         ax.scatter(
             [t.images_per_s for t in done],
-            [100 * t.drop for t in done],
+            [100 * (t.drop or 0.0) for t in done],
             c=["tab:green" if t.met else "tab:red" for t in done],
         )
         for t in done:
-            ax.annotate(str(t.index), (t.images_per_s, 100 * t.drop), fontsize=8)
+            ax.annotate(str(t.index), (t.images_per_s, 100 * (t.drop or 0.0)), fontsize=8)
         ax.set_xlabel("INT8 images/s (evaluation run)")
         ax.set_ylabel("drop (percentage points)")
         ax.set_title("trials: green within budget")

@@ -47,7 +47,8 @@ class ResNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        for k in range(1, 5):  # layer1..4, set with setattr in __init__
+            x = getattr(self, f"layer{k}")(x)
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-CFG = {
+CFG: dict[int, list[int | str]] = {
     16: [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
     19: [
         64,
