@@ -20,7 +20,7 @@ def run(a: argparse.Namespace) -> int:
     from int8ptq.demo import run_demo
 
     res = run_demo(Path(a.output_dir))
-    summary: dict[str, str] = res["table"]  # type: ignore[assignment]  # run_demo's "table" is a dict
+    summary: dict[str, str] = res["table"]
     rows = [[k, v] for k, v in summary.items()]
     table("EfficientNet-Lite0: FP32 -> INT8 (offline demo)", ["setting", "value"], rows)
     emit_json(a, res)

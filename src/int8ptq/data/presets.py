@@ -172,7 +172,7 @@ def from_record(text: str) -> tuple[Preset, Layout | None] | None:
             None if d["resize"] is None else int(d["resize"]),
             int(d["size"]),
             tuple(float(v) for v in d["mean"]),  # type: ignore[arg-type]  # three values
-            tuple(float(v) for v in d["std"]),  # type: ignore[arg-type]
+            tuple(float(v) for v in d["std"]),  # type: ignore[arg-type]  # three values
             bool(d["bgr"]),
             "recorded in the model",
         )
