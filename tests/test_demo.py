@@ -4,7 +4,7 @@ checks the INT8 model on other photos, each photo's FP32 and INT8 top-1 side by 
 import json
 
 from int8ptq.demo import CALIB_PHOTOS, EVAL_PHOTOS
-from tests.test_cli import cli
+from tests.cli.test_app import cli
 
 
 def test_demo_photos_are_held_out():

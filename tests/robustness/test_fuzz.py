@@ -14,8 +14,8 @@ from int8ptq.api import quantize
 from int8ptq.data import PRESETS
 from int8ptq.data.dataset import _decode
 from int8ptq.errors import UserError
+from tests.cli.test_app import cli
 from tests.conftest import run, tiny_convnet
-from tests.test_cli import cli
 
 
 def _mutate(data: bytes, rng: random.Random) -> bytes:

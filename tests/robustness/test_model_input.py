@@ -11,8 +11,8 @@ from PIL import Image
 from int8ptq.api import quantize
 from int8ptq.errors import UserError
 from int8ptq.ir import load_model, save_model
+from tests.cli.test_app import cli
 from tests.conftest import init, make_model, tiny_convnet
-from tests.test_cli import cli
 
 
 def _vi(name, shape):
