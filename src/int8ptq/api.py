@@ -20,7 +20,7 @@ from int8ptq.eval.compare import compare as _compare
 from int8ptq.eval.target import warn_saturation
 from int8ptq.ir import load_model, save_model
 from int8ptq.ir.io import UPGRADED_KEY
-from int8ptq.pipeline import build, calibrate, equalize_model, prepare_model
+from int8ptq.pipeline import build, calibrate_model
 from int8ptq.quant.isa import Isa
 from int8ptq.quant.qdq import WeightReport
 from int8ptq.runtime import Backend, Runner, make_runner
@@ -76,10 +76,8 @@ def quantize(
     t0 = time.perf_counter()
     proto = _load(model)
     upgraded = next((p.value for p in proto.metadata_props if p.key == UPGRADED_KEY), None)
-    prep = prepare_model(proto, cfg.preset)
-    equalize_model(prep, calib, cfg)
-    plan = prep.plan(cfg.exclude)
-    stats = calibrate(prep, calib, cfg, plan)
+    cal = calibrate_model(proto, calib, cfg)
+    prep, plan, stats = cal.prep, cal.plan, cal.stats
     report = WeightReport()
     out, isa = build(prep, stats, cfg, plan, report)
     with stage("save"):

@@ -10,10 +10,20 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx
 
+from int8ptq.algorithms import (
+    Algorithm,
+    CompensatingRounding,
+    Equalization,
+    RangeEstimation,
+    Requests,
+    SaturationGuard,
+    ranges_from,
+    requests_of,
+)
 from int8ptq.calib.collect import collect
-from int8ptq.calib.covariance import CovarianceObserver, observer_or_reason
-from int8ptq.calib.observers import ChannelMaxObserver, HistogramObserver, MinMaxObserver, Observer
-from int8ptq.calib.ranges import RangeOptions, compute_range
+from int8ptq.calib.covariance import CovarianceObserver
+from int8ptq.calib.observers import MinMaxObserver
+from int8ptq.calib.ranges import RangeOptions
 from int8ptq.config import QuantConfig, Rounding
 from int8ptq.data.adapters import one_pass
 from int8ptq.data.feeds import Feed
@@ -23,13 +33,9 @@ from int8ptq.data.source import DataLike, iter_batches
 from int8ptq.errors import UserError
 from int8ptq.ir import Graph
 from int8ptq.passes import prepare
-from int8ptq.passes.equalize import equalize, find_pairs
 from int8ptq.quant.isa import Isa, resolve
 from int8ptq.quant.plan import QuantPlan, build_plan
 from int8ptq.quant.qdq import WeightReport, insert_qdq
-from int8ptq.quant.rounding import CompensatingRounder
-from int8ptq.quant.rules import RULES
-from int8ptq.quant.saturation import guard_for
 from int8ptq.runtime.cpu import cpu_info
 from int8ptq.util.timing import timed
 from int8ptq.version import __version__
@@ -80,47 +86,30 @@ def prepare_model(proto: onnx.ModelProto, preset: str | Preprocessing | None = N
 @timed("equalize")
 def equalize_model(prep: Prepared, data: DataLike, cfg: QuantConfig) -> int:
     """Cross-layer equalization, if `cfg` asks for it; the number of layers rescaled.
-    Pairs across a Clip (ReLU6) first need each channel's maximum: one more pass."""
+    Pairs across a Clip (ReLU6) first need each channel's maximum: a pass of its own (the
+    other statistics are measured on the equalized graph)."""
     if not cfg.equalize:
         return 0
-    pairs = find_pairs(prep.graph)
-    clipped = sorted({p.between for p in pairs if p.act is not None and p.act.op_type == "Clip"})
-    maxima: dict[str, np.ndarray] = {}
-    if clipped:
+    eq = Equalization()
+    requests = requests_of([eq], prep.graph, None)
+    if requests:
         if one_pass(data):
             raise UserError(
                 "equalization needs the calibration data twice: pass a path, arrays, a DataLoader, "
                 "a callable or a reader with rewind()"
             )
-        observers = {t: ChannelMaxObserver() for t in clipped}
-        batches, total = iter_batches(data, prep.inputs, prep.preset, cfg.batch_size, cfg.calib_images)
-        requests = {t: (t, o) for t, o in observers.items()}
-        collect(prep.graph, requests, (b.inputs for b in batches), cfg.threads, total)
-        maxima = {t: o.max for t, o in observers.items() if o.max is not None}
-    n = equalize(prep.graph, maxima)
+        _collect(prep, data, cfg, requests, [])
+    n = eq.apply(prep.graph)
     prep.passes["equalize"] = n
     return n
 
 
-def _weight_observers(
-    g: Graph, plan: QuantPlan, missing: dict[str, str] | None = None
-) -> dict[str, tuple[str, CovarianceObserver]]:
-    """node name -> (its input tensor, the observer of that input's second moments); nodes
-    that get none are added to `missing` with the reason."""
-    out = {}
-    planned = set(plan.nodes)
-    for n in g.nodes:
-        rule = RULES.get(n.op_type)
-        if n.name not in planned or rule is None or rule.weight is None:
-            continue
-        w = g.const(n.input[rule.weight])
-        obs = observer_or_reason(n, tuple(w.shape)) if w is not None else "weight is not a constant"
-        if isinstance(obs, str):
-            if missing is not None:
-                missing[n.name] = obs
-        else:
-            out[n.name] = (n.input[0], obs)
-    return out
+def _collect(prep: Prepared, data: DataLike, cfg: QuantConfig, requests: Requests, skipped: list[str]) -> int:
+    """One pass over the data feeding every requested observer; the number of images."""
+    batches, total = iter_batches(data, prep.inputs, prep.preset, cfg.batch_size, cfg.calib_images, skipped)
+    counter = _Counter(batches)
+    collect(prep.graph, requests, counter, cfg.threads, total)
+    return counter.images
 
 
 @timed("calibrate")
@@ -133,29 +122,50 @@ def calibrate(
     covariance: bool | None = None,
     exact: bool = False,
 ) -> Statistics:
-    """One pass over the calibration data feeding every statistic the settings need.
+    """One pass over the calibration data feeding every statistic the algorithms declare:
+    activation ranges, and the weights' input moments for compensating rounding.
     `exact`: histograms also keep the true min and max (a full pass over every tensor)."""
     hist = cfg.method.needs_histogram if histogram is None else histogram
     cov = cfg.rounding is Rounding.COMPENSATE if covariance is None else covariance
-    ranges: dict[str, MinMaxObserver] = {
-        t: HistogramObserver(cfg.bins, exact=exact) if hist else MinMaxObserver() for t in plan.activations
-    }
-    missing: dict[str, str] = {}
-    weights = _weight_observers(prep.graph, plan, missing) if cov else {}
-    requests: dict[str, tuple[str, Observer]] = {f"range:{t}": (t, o) for t, o in ranges.items()}
-    requests.update({f"weights:{n}": (t, o) for n, (t, o) in weights.items()})
+    ranges = RangeEstimation(hist, cfg.bins, exact)
+    rounding = CompensatingRounding() if cov else None
+    algorithms: list[Algorithm] = [ranges] if rounding is None else [ranges, rounding]
     skipped: list[str] = []
-    batches, total = iter_batches(data, prep.inputs, prep.preset, cfg.batch_size, cfg.calib_images, skipped)
-    counter = _Counter(batches)
-    collect(prep.graph, requests, counter, cfg.threads, total)
-    if counter.images == 0:
+    images = _collect(prep, data, cfg, requests_of(algorithms, prep.graph, plan), skipped)
+    if images == 0:
         raise UserError("no calibration images could be read")
-    stats = Statistics(ranges, {n: o for n, (_, o) in weights.items()}, counter.images, skipped, missing)
+    weights, missing = (rounding.observers, rounding.missing) if rounding else ({}, {})
+    stats = Statistics(ranges.observers, weights, images, skipped, missing)
     for t, n in stats.nonfinite.items():
         warnings.warn(
             f"calibration: tensor {t!r} had {n} NaN/Inf values (left out of its range)", stacklevel=2
         )
     return stats
+
+
+@dataclass
+class Calibrated:
+    """A model prepared, planned and calibrated: what every command builds from."""
+
+    prep: Prepared
+    plan: QuantPlan
+    stats: Statistics
+
+
+def calibrate_model(
+    proto: onnx.ModelProto, data: DataLike, cfg: QuantConfig, *, every_method: bool = False
+) -> Calibrated:
+    """The stages every command shares: prepare, equalize (if asked), plan, calibrate.
+    `every_method`: statistics for every range method and compensating rounding (tune
+    builds trials with other settings from the same pass)."""
+    prep = prepare_model(proto, cfg.preset)
+    equalize_model(prep, data, cfg)
+    plan = prep.plan(cfg.exclude)
+    if every_method:  # exact: the trials include minmax, which needs the true extremes
+        stats = calibrate(prep, data, cfg, plan, histogram=True, covariance=True, exact=True)
+    else:
+        stats = calibrate(prep, data, cfg, plan)
+    return Calibrated(prep, plan, stats)
 
 
 @timed("build")
@@ -165,16 +175,16 @@ def build(
     """The QDQ model for these settings; `prep` is left as it was. `report` receives the
     layers that kept plain rounding or got no bias correction, with the reasons."""
     opts = RangeOptions(percentile=cfg.percentile)
-    ranges = {t: compute_range(stats.ranges[t], cfg.method, opts) for t in plan.activations}
+    ranges = ranges_from(stats.ranges, plan, cfg.method, opts)
     isa = resolve(cfg.target_isa, cpu_info().isa)
     use = cfg.rounding is Rounding.COMPENSATE
-    rounder = CompensatingRounder(stats.weights, stats.no_weights) if use else None
+    rounder = CompensatingRounding(stats.weights, stats.no_weights).rounder() if use else None
     g = prep.graph.copy()
     insert_qdq(
         g,
         plan,
         ranges,
-        guard_for(isa),
+        SaturationGuard(isa).guard(),
         cfg.per_channel,
         rounder,
         bias_correction=cfg.bias_correction,

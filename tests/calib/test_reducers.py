@@ -5,12 +5,13 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
 
+from int8ptq.algorithms import weight_observers
 from int8ptq.calib.collect import _reducing_model
 from int8ptq.calib.observers import HistogramObserver
 from int8ptq.calib.reducers import Moments, PatchGeometry, PatchReducer, RangeReducer
 from int8ptq.ir import add_outputs
 from int8ptq.ir.graph import Graph
-from int8ptq.pipeline import _weight_observers, prepare_model
+from int8ptq.pipeline import prepare_model
 from tests.conftest import init, make_model, tiny_convnet
 
 
@@ -120,7 +121,7 @@ def test_calibration_model_outputs_only_small_statistics() -> None:
     prep = prepare_model(tiny_convnet(size=64))
     plan = prep.plan()
     requests: dict = {t: (t, HistogramObserver(samples=64)) for t in plan.activations}
-    requests.update({f"w:{n}": v for n, v in _weight_observers(prep.graph, plan).items()})
+    requests.update({f"w:{n}": v for n, v in weight_observers(prep.graph, plan).items()})
     model, taps = _reducing_model(prep.graph, requests)
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     outs = sess.run(None, {"x": np.random.default_rng(0).standard_normal((4, 3, 64, 64)).astype(np.float32)})

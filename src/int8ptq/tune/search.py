@@ -27,7 +27,7 @@ from int8ptq.eval.compare import compare
 from int8ptq.eval.fidelity import Metric as TaskMetric
 from int8ptq.eval.sensitivity import rank
 from int8ptq.ir import load_model, save_model
-from int8ptq.pipeline import Prepared, build, calibrate, equalize_model, prepare_model
+from int8ptq.pipeline import Prepared, build, calibrate_model
 from int8ptq.runtime import Backend, Runner, make_runner
 from int8ptq.shard.executors import Executor, run_shards, threads_per_worker
 from int8ptq.shard.work import EvalJob, make_shards
@@ -222,11 +222,8 @@ def tune(
     out = Path(output)
     rdir = Path(report_dir) if report_dir else out.with_name(out.stem + "-tune")
     proto = model if isinstance(model, onnx.ModelProto) else load_model(model)
-    prep = prepare_model(proto, cfg.preset)
-    equalize_model(prep, calib, cfg)
-    plan0 = prep.plan(cfg.exclude)
-    # exact: the trials include minmax, which needs the true extremes
-    stats = calibrate(prep, calib, cfg, plan0, histogram=True, covariance=True, exact=True)
+    cal = calibrate_model(proto, calib, cfg, every_method=True)
+    prep, stats = cal.prep, cal.stats
     ex = Executor.parse(executor, workers)
     if ex.kind == "local":
         ev: _EvalSet | _ShardedEvalSet = _EvalSet(prep, eval_data, tc.eval_images, cfg.threads, metric)
