@@ -27,7 +27,7 @@ from int8ptq.eval.compare import compare
 from int8ptq.eval.fidelity import Metric as TaskMetric
 from int8ptq.eval.sensitivity import rank
 from int8ptq.ir import load_model, save_model
-from int8ptq.pipeline import Prepared, build, calibrate_model
+from int8ptq.pipeline import Calibrated, Prepared, build, calibrate_model
 from int8ptq.runtime import Backend, Runner, make_runner
 from int8ptq.shard.executors import Executor, run_shards, threads_per_worker
 from int8ptq.shard.work import EvalJob, make_shards
@@ -224,15 +224,7 @@ def tune(
     proto = model if isinstance(model, onnx.ModelProto) else load_model(model)
     cal = calibrate_model(proto, calib, cfg, every_method=True)
     prep, stats = cal.prep, cal.stats
-    ex = Executor.parse(executor, workers)
-    if ex.kind == "local":
-        ev: _EvalSet | _ShardedEvalSet = _EvalSet(prep, eval_data, tc.eval_images, cfg.threads, metric)
-    elif metric is not None:
-        raise UserError("a metric function runs in this process: use the local executor")
-    elif isinstance(eval_data, (str, Path)):
-        ev = _ShardedEvalSet(prep, str(eval_data), tc.eval_images, ex, cfg.threads)
-    else:
-        raise UserError("--executor processes/ray needs the evaluation data as a path")
+    ev = _eval_set(prep, eval_data, tc, cfg, Executor.parse(executor, workers), metric)
     res = TuneResult(
         str(out),
         False,
@@ -267,27 +259,7 @@ def tune(
         return tr
 
     try:
-        best_cfg = cfg
-        if not trial("defaults", cfg, []).met:
-            for m in (RangeMethod.PERCENTILE, RangeMethod.KL, RangeMethod.AUTO, RangeMethod.MINMAX):
-                if m is cfg.method:
-                    continue
-                c = dataclasses.replace(cfg, method=m)
-                if trial(f"method {m.value}", c, []).met:
-                    break
-            best_cfg = dataclasses.replace(cfg, method=RangeMethod(res.best.method)) if res.best else cfg
-        if not res.met:
-            model_q, _ = build(prep, stats, best_cfg, prep.plan(best_cfg.exclude))
-            cmp = compare(prep.graph.to_model(), model_q, ev.x, limit=64, threads=cfg.threads, isolated=True)
-            res.sensitivity = rank(prep.graph, prep.plan(best_cfg.exclude), cmp)
-            fallback: list[str] = []
-            for s in res.sensitivity[: tc.max_fallback]:
-                new = [n for n in s.fallback if n not in fallback]
-                if not new:
-                    continue
-                fallback = fallback + new
-                if trial(f"FP32: {s.layer}", best_cfg, fallback).met:
-                    break
+        _search(trial, cfg, cal, ev, tc, res)
     except _Deadline:
         res.stopped = "time budget"
     except KeyboardInterrupt:
@@ -298,6 +270,52 @@ def tune(
         raise UserError("tuning stopped before any trial finished; no model written")
     res.report = str(write_report(res, tc, rdir))
     return res
+
+
+def _eval_set(
+    prep: Prepared, data: DataLike, tc: TuneConfig, cfg: QuantConfig, ex: Executor, metric: TaskMetric | None
+) -> _EvalSet | _ShardedEvalSet:
+    if ex.kind == "local":
+        return _EvalSet(prep, data, tc.eval_images, cfg.threads, metric)
+    if metric is not None:
+        raise UserError("a metric function runs in this process: use the local executor")
+    if isinstance(data, (str, Path)):
+        return _ShardedEvalSet(prep, str(data), tc.eval_images, ex, cfg.threads)
+    raise UserError("--executor processes/ray needs the evaluation data as a path")
+
+
+def _search(
+    trial: Callable[[str, QuantConfig, list[str]], Trial],
+    cfg: QuantConfig,
+    cal: Calibrated,
+    ev: _EvalSet | _ShardedEvalSet,
+    tc: TuneConfig,
+    res: TuneResult,
+) -> None:
+    """The defaults, then the other range methods, then FP32 fallbacks of the layers that
+    add the most error, fewest first; stops at the first trial within budget."""
+    best_cfg = cfg
+    if not trial("defaults", cfg, []).met:
+        for m in (RangeMethod.PERCENTILE, RangeMethod.KL, RangeMethod.AUTO, RangeMethod.MINMAX):
+            if m is cfg.method:
+                continue
+            if trial(f"method {m.value}", dataclasses.replace(cfg, method=m), []).met:
+                break
+        best_cfg = dataclasses.replace(cfg, method=RangeMethod(res.best.method)) if res.best else cfg
+    if res.met:
+        return
+    prep = cal.prep
+    model_q, _ = build(prep, cal.stats, best_cfg, prep.plan(best_cfg.exclude))
+    cmp = compare(prep.graph.to_model(), model_q, ev.x, limit=64, threads=cfg.threads, isolated=True)
+    res.sensitivity = rank(prep.graph, prep.plan(best_cfg.exclude), cmp)
+    fallback: list[str] = []
+    for s in res.sensitivity[: tc.max_fallback]:
+        new = [n for n in s.fallback if n not in fallback]
+        if not new:
+            continue
+        fallback = fallback + new
+        if trial(f"FP32: {s.layer}", best_cfg, fallback).met:
+            break
 
 
 def _better(t: Trial, best: Trial | None) -> bool:
