@@ -98,7 +98,7 @@ def candidates(d: Path, column: str) -> Iterator[tuple[str, Path]]:
 
 
 def score(logits: np.ndarray, labels: np.ndarray, ref: np.ndarray) -> dict[str, float]:
-    from int8ptq.eval import metrics
+    from int8ptq import metrics
 
     top, ref_top = metrics.top_classes(logits), metrics.top_classes(ref)
     return {
