@@ -90,7 +90,7 @@ def collect(
 
     # onnxruntime computes the next batch (without the GIL) while observers fold this one
     with ThreadPoolExecutor(1) as pool:
-        pending: Future[tuple[np.ndarray, dict[str, np.ndarray]]] | None = None
+        pending: Future[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]] | None = None
         for x in progress(batches, "calibrating", total=total, unit="batch"):
             nxt = pool.submit(run, x)
             if pending is not None:

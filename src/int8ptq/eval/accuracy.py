@@ -142,6 +142,7 @@ def evaluate(
         spec = inputs.only_image()
         if Backend(backend) is Backend.AUTO:  # one concrete backend: it is part of the cache key
             backend = fastest_backend(models[0], threads)
+        assert isinstance(data, (str, os.PathLike))  # `sharded` checked it
         ds = open_dataset(data)
         n = max(0, len(ds) - first) if limit is None else max(0, min(limit, len(ds) - first))
         job = EvalJob(
