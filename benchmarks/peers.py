@@ -171,12 +171,12 @@ def quantize_quark(s: Setting, fp32: Path, calib: np.ndarray, out: Path) -> None
         ft = dict(cfg.extra_options["FastFinetune"])
         ft.update(NumIterations=s.options["adaround"], DataSize=len(calib))
         cfg.extra_options = {**cfg.extra_options, "FastFinetune": ft}
-    here = Path.cwd()
+    here, fp32, out = Path.cwd(), fp32.resolve(), out.resolve()
     with tempfile.TemporaryDirectory() as tmp:
         os.chdir(tmp)  # Quark writes quantized_info.csv and caches into the current folder
         try:
             ModelQuantizer(Config(global_quant_config=cfg)).quantize_model(
-                str(fp32.resolve()), str(out.resolve()), _reader(calib, _input_name(fp32))
+                str(fp32), str(out), _reader(calib, _input_name(fp32))
             )
         finally:
             os.chdir(here)
