@@ -1,0 +1,90 @@
+"""Accuracy methods side by side on the EfficientNet-Lites: calibrate once, build each
+configuration from the same statistics, score it with real kernels (onnxruntime's default
+session) and integer-exact (every graph optimization off). 100 calibration images
+(calib.txt), the 1200 evaluation images (eval.txt), FP32 logits as the reference.
+Writes benchmarks/results/accuracy_methods.md (BENCHMARKS.md is bench's).
+
+    python benchmarks/accuracy_methods.py [efficientnet_lite0,efficientnet_lite1,...] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+import onnxruntime as ort  # noqa: E402
+
+from int8ptq.calib.ranges import RangeMethod  # noqa: E402
+from int8ptq.config import QuantConfig, Rounding  # noqa: E402
+from int8ptq.ir import load_model  # noqa: E402
+from int8ptq.pipeline import build, calibrate, prepare_model  # noqa: E402
+from int8ptq.zoo.registry import get  # noqa: E402
+
+CONFIGS = {
+    "defaults": QuantConfig(),
+    "nearest rounding": QuantConfig(rounding=Rounding.NEAREST),
+    "ranges: percentile": QuantConfig(method=RangeMethod.PERCENTILE),
+    "ranges: kl": QuantConfig(method=RangeMethod.KL),
+}
+OUT = Path(__file__).resolve().parent / "results" / "accuracy_methods.md"
+
+
+def _session(model, exact: bool):  # noqa: ANN001, ANN202
+    so = ort.SessionOptions()
+    so.intra_op_num_threads, so.inter_op_num_threads, so.log_severity_level = 2, 1, 3
+    if exact:
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    s = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    name = s.get_inputs()[0].name
+    return lambda x: s.run(None, {name: x})[0]
+
+
+def rows_for(name: str, limit: int | None) -> list[list[str]]:
+    entry = get(name)
+    fp32 = common.export_zoo(name, Path(tempfile.mkdtemp(prefix="int8ptq-methods-")) / "fp32.onnx")
+    calib, _ = common.load_images("calib.txt", entry.preset, crop=entry.input_size)
+    x, y = common.load_images("eval.txt", entry.preset, limit=limit, crop=entry.input_size)
+    ref = common.predict(common.ort_session(fp32), x)
+    fp_top1 = common.scores(ref, y, None)["top1"]
+    t = time.perf_counter()
+    prep = prepare_model(load_model(fp32))
+    plan = prep.plan()
+    stats = calibrate(prep, calib, QuantConfig(), plan)
+    t_cal = time.perf_counter() - t
+    rows = []
+    for label, cfg in CONFIGS.items():
+        t = time.perf_counter()
+        model, _ = build(prep, stats, cfg, plan)
+        t_build = time.perf_counter() - t
+        cells = [name, label]
+        for exact in (False, True):
+            s = common.scores(common.predict(_session(model, exact), x), y, ref)
+            drop = 100 * (fp_top1 - s["top1"])
+            cells += [f"{100 * s['agreement']:.2f}%", f"{s['cosine']:.4f}", f"{drop:+.2f}"]
+        rows.append([*cells, f"{t_cal:.0f} + {t_build:.0f} s"])
+        print(rows[-1], flush=True)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("models", nargs="?", default="efficientnet_lite0,efficientnet_lite1,efficientnet_lite2")
+    ap.add_argument("--limit", type=int, default=None)
+    args = ap.parse_args()
+    rows = [r for m in args.models.split(",") for r in rows_for(m, args.limit)]
+    cols = ["model", "configuration", "agreement (real)", "cosine (real)", "top-1 drop (real)"]
+    cols += ["agreement (exact)", "cosine (exact)", "top-1 drop (exact)", "calibrate + build"]
+    OUT.parent.mkdir(exist_ok=True)
+    cmd = "python benchmarks/accuracy_methods.py"
+    head = f"# Accuracy methods\n\nCommand: `{cmd}`  \nMachine: {common.machine()}\n\n"
+    OUT.write_text(head + common.md_table(cols, rows))
+
+
+if __name__ == "__main__":
+    main()
