@@ -12,12 +12,12 @@ import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
-# Issue 13's bars, where int8ptq meets them; floors (what it measures today, less a margin)
-# where it does not yet: rec strings identical 0.82 of 60 lines (bar 0.95).
-CLS_BAR = 0.98  # issue bar, met (0.99 of 100 lines)
-REC_FLOOR = 0.75  # issue bar 0.95: NOT met yet
-DET_FLOOR = 0.85  # issue bar 0.95
-YOLO_FLOOR = 0.7  # issue bar 0.95
+# Issue 13's bars where int8ptq meets them; where it does not yet, a floor (what it measures
+# today less a margin) so a regression still fails. Measured (benchmarks/results/realworld.md):
+CLS_BAR = 0.98  # issue bar, met: 0.99 of 100 lines
+DET_BAR = 0.95  # issue bar, met: 0.958 on 10 pages
+REC_FLOOR = 0.75  # issue bar 0.95 NOT met: 0.82 of 60 lines
+YOLO_FLOOR = 0.65  # issue bar 0.95 NOT met: 0.83 on 200 photos (69 FP32 boxes)
 PIPELINE_FLOOR = 0.5
 
 
@@ -63,11 +63,11 @@ def test_ocr_rec_strings_identical(work):
 def test_ocr_det_text_mask_f1(work):
     r = example("ocr_det.py", work, "--calib", "16", "--eval", "10")
     assert r["text_pixels"] > 10_000
-    assert r["mask_f1"] >= DET_FLOOR
+    assert r["mask_f1"] >= DET_BAR
 
 
 def test_yolov8n_box_f1(work, imagenet):
-    r = example("yolov8n.py", work, "--calib", "64", "--eval", "100")
+    r = example("yolov8n.py", work, "--calib", "32", "--eval", "100")
     assert r["fp32_boxes"] >= 20  # enough boxes for F1 to mean something
     assert r["box_f1"] >= YOLO_FLOOR
 
