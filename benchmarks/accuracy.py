@@ -67,8 +67,10 @@ def evaluate(d: Path, cols: list[str], exact_all: bool) -> None:
     columns.eval_arrays(d)  # once, before the column processes read them
     for c in cols:
         if c == "exact" and not exact_all:
-            best = [r.slug for r in tables.best_rows(tables.rows(d)) if r.tool != "fp32"]
-            columns.spawn(d, c, ["fp32", *best])
+            rs = tables.rows(d)
+            bests = [r for col in (None, "ov-avx2") for r in tables.best_rows(rs, col)]
+            best = {r.slug for r in bests if r.tool != "fp32"}
+            columns.spawn(d, c, ["fp32", *sorted(best)])
         else:
             columns.spawn(d, c)
 

@@ -88,14 +88,18 @@ HEAD = [
 ]
 
 
-def best_rows(all_rows: list[Row]) -> list[Row]:
-    """FP32, int8ptq's settings, then each peer's best setting on its own backend, plus
-    Quark's AdaRound if it ran (what issue 16 compares against)."""
+def best_rows(all_rows: list[Row], column: str | None = None) -> list[Row]:
+    """FP32, int8ptq's settings, then each peer's best setting: on its own backend, or by
+    agreement in `column`; plus Quark's AdaRound if it ran (what issue 16 compares against)."""
     out = [r for r in all_rows if r.tool in ("fp32", "int8ptq")]
+
+    def rank(r: Row) -> tuple[float, float]:
+        return r.rank() if column is None else (r.get(column, "agreement") or 0.0, r.rank()[1])
+
     for tool in ("ort", "nncf", "quark"):
         mine = [r for r in all_rows if r.tool == tool]
         if mine:
-            out.append(max(mine, key=Row.rank))
+            out.append(max(mine, key=rank))
     out += [r for r in all_rows if "adaround" in r.slug and r not in out]
     return out
 
@@ -122,9 +126,12 @@ def accuracy_section(d: Path, source: str, preset: str, size: int) -> str:
         "are from the tool's own backend (OpenVINO for NNCF, onnxruntime otherwise). Quantize "
         "times were measured on a shared machine: each shows the load average it ran under.\n\n"
     )
-    text += "### Each tool's best setting\n\n"
-    text += "A peer's best is its setting with the highest agreement on its own backend.\n\n"
+    text += "### Each tool's best setting on this CPU (VNNI)\n\n"
+    text += "A peer's best is its setting with the highest agreement on its own backend here.\n\n"
     text += common.md_table(HEAD, [_cells(r, r.tool == "int8ptq") for r in best_rows(rs)])
+    text += "\n### Each tool's best setting for an AVX2 CPU\n\n"
+    text += "A peer's best is its setting with the highest agreement on OpenVINO's AVX2 kernels.\n\n"
+    text += common.md_table(HEAD, [_cells(r, r.tool == "int8ptq") for r in best_rows(rs, "ov-avx2")])
     text += "\n### Every setting\n\n"
     text += common.md_table(HEAD, [_cells(r) for r in rs])
     return text
