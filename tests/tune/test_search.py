@@ -125,15 +125,17 @@ def test_interrupt_leaves_best_model_and_report(planted, imagenet, tmp_path):
     assert json.loads((tmp_path / "t.json").read_text())["stopped"] == "interrupted"
 
 
-def test_time_budget_is_respected(planted, imagenet, tmp_path):
-    t = time.monotonic()
+def test_time_budget_stops_after_the_first_trial(planted, imagenet, tmp_path):
+    """A budget already spent still yields the defaults' model (the first trial always
+    finishes) and nothing more; no wall-clock assertion, so load cannot change the outcome."""
     r = tune(
         planted / "planted.onnx",
         tmp_path / "t.onnx",
         imagenet / "calib.txt",
         imagenet / "eval.txt",
         config=QuantConfig(calib_images=32),
-        tcfg=TuneConfig(max_drop=0.0, metric="agreement", time_budget=25, eval_images=200),
+        tcfg=TuneConfig(max_drop=0.0, metric="agreement", time_budget=1e-9, eval_images=200),
     )
-    assert r.stopped == "time budget" and not r.met and (tmp_path / "t.onnx").exists()
-    assert time.monotonic() - t < 25 + 60  # calibration and the trial under way may overrun a little
+    assert r.stopped == "time budget" and not r.met
+    assert [t.name for t in r.trials] == ["defaults"]
+    assert r.best is r.trials[0] and onnx.load(tmp_path / "t.onnx").graph.node

@@ -236,7 +236,8 @@ def tune(
     def trial(name: str, c: QuantConfig, fallback: list[str]) -> Trial:
         t0 = time.perf_counter()
         m, _ = build(prep, stats, c, prep.plan(list(c.exclude) + fallback))
-        drop, ips = ev.drop(m, tc.metric, tc.max_drop, c.threads, deadline)
+        # the first trial always finishes, so a budget never leaves the user without a model
+        drop, ips = ev.drop(m, tc.metric, tc.max_drop, c.threads, deadline if res.trials else None)
         tr = Trial(
             len(res.trials) + 1,
             name,
