@@ -18,8 +18,8 @@ import onnx
 from int8ptq import metrics
 from int8ptq.config import EvalSection
 from int8ptq.data.dataset import open_dataset
-from int8ptq.data.model_input import model_inputs, resolve_inputs
-from int8ptq.data.presets import PREPROCESSING_KEY, Preprocessing, record
+from int8ptq.data.model_input import ModelInputs, model_inputs, resolve_inputs
+from int8ptq.data.presets import PREPROCESSING_KEY, Preprocessing, Preset, record
 from int8ptq.data.source import DataLike, is_image_data, iter_batches
 from int8ptq.errors import UserError
 from int8ptq.eval.fidelity import Fidelity, Metric, OutputFidelity, Recording, class_axis_outputs, observed
@@ -139,32 +139,11 @@ def evaluate(
     sharded = metric is None and isinstance(data, (str, os.PathLike)) and is_image_data(data, inputs)
     fid: Fidelity | None = None
     if sharded:
-        spec = inputs.only_image()
+        assert isinstance(data, (str, os.PathLike))  # `sharded` checked it
         if Backend(backend) is Backend.AUTO:  # one concrete backend: it is part of the cache key
             backend = fastest_backend(models[0], threads)
-        assert isinstance(data, (str, os.PathLike))  # `sharded` checked it
-        ds = open_dataset(data)
-        n = max(0, len(ds) - first) if limit is None else max(0, min(limit, len(ds) - first))
-        job = EvalJob(
-            tuple(_shippable(m) for m in models),
-            str(data),
-            pre,
-            pre.crop,
-            spec.layout,
-            bs,
-            str(Backend(backend).value),
-            threads_per_worker(ex, threads),
-            data_fingerprint(ds),
-            limit,
-        )
-        shards = make_shards(n, bs, max(bs, n // (4 * ex.worker_count())), first)
-        bar = iter(progress(range(len(shards)), "evaluating", total=len(shards), unit="shard"))
-
-        def tick(_: int) -> None:
-            next(bar, None)
-
-        parts = run_shards(job, shards, ex, Path(cache) if cache else None, tick)
-        skipped = ds.skipped + [s for p in parts for s in p.skipped]
+        job_opts = _ShardOptions(bs, Backend(backend), threads, limit, first, cache)
+        parts, skipped = _evaluate_sharded(models, data, pre, inputs, ex, job_opts)
     elif ex.kind != "local":
         raise UserError(
             "--executor processes/ray needs images given as a path (workers read them themselves), "
@@ -192,3 +171,46 @@ def evaluate(
         ]
     image = inputs.image if is_image_data(data, inputs) else None
     return EvalResult(out, skipped, json.loads(record(pre, image.layout)) if image else {})
+
+
+@dataclass(frozen=True)
+class _ShardOptions:
+    batch_size: int
+    backend: Backend
+    threads: int | None
+    limit: int | None
+    first: int
+    cache: str | os.PathLike[str] | None
+
+
+def _evaluate_sharded(
+    models: list[str | os.PathLike[str]],
+    data: str | os.PathLike[str],
+    pre: Preset,
+    inputs: ModelInputs,
+    ex: Executor,
+    o: _ShardOptions,
+) -> tuple[list[ShardResult], list[str]]:
+    """Images from a path, cut into shards that the executor's workers read themselves."""
+    ds = open_dataset(data)
+    n = max(0, len(ds) - o.first) if o.limit is None else max(0, min(o.limit, len(ds) - o.first))
+    job = EvalJob(
+        tuple(_shippable(m) for m in models),
+        str(data),
+        pre,
+        pre.crop,
+        inputs.only_image().layout,
+        o.batch_size,
+        str(o.backend.value),
+        threads_per_worker(ex, o.threads),
+        data_fingerprint(ds),
+        o.limit,
+    )
+    shards = make_shards(n, o.batch_size, max(o.batch_size, n // (4 * ex.worker_count())), o.first)
+    bar = iter(progress(range(len(shards)), "evaluating", total=len(shards), unit="shard"))
+
+    def tick(_: int) -> None:
+        next(bar, None)
+
+    parts = run_shards(job, shards, ex, Path(o.cache) if o.cache else None, tick)
+    return parts, ds.skipped + [s for p in parts for s in p.skipped]
