@@ -124,7 +124,8 @@ def main() -> None:
         rows += run_model(m, order, a.repeat)
     body = (
         f"2 threads; batch 1: median latency of {2 * a.repeat} runs, batch 16: median of {a.repeat}, "
-        f"after warm-up; random input; load average {load:.2f} when timing started. "
+        f"after warm-up; random input; load average {load:.2f} when timing started, "
+        f"{common.load_average():.2f} when it ended. "
         "**Speed-ups are against the same backend's FP32 prepared graph** (the model after "
         "int8ptq's FP32 passes, which every tool quantizes); the last column is against the model "
         "as exported. OpenVINO runs FP32 in f32 (`INFERENCE_PRECISION_HINT=f32`). This CPU has "
