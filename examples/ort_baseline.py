@@ -3,6 +3,7 @@ QDQ, per-channel weights, reduce_range, MinMax calibration, on the same calibrat
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from pathlib import Path
 
@@ -24,7 +25,10 @@ def quantize_ort(model: Path, output: Path, samples: list[np.ndarray]) -> Path:
             x = next(self.it, None)
             return None if x is None else {name: x[None]}
 
-    with tempfile.TemporaryDirectory() as d:
+    model, output = model.resolve(), output.resolve()
+    # onnxruntime's shape inference may write uuid-named external data into the working
+    # directory: keep it inside the temporary folder.
+    with tempfile.TemporaryDirectory() as d, contextlib.chdir(d):
         pre = Path(d) / "pre.onnx"
         try:
             quant_pre_process(str(model), str(pre))
