@@ -37,3 +37,36 @@ def top5(top: np.ndarray, labels: np.ndarray) -> float | None:
 
 def agreement(top: np.ndarray, ref_top: np.ndarray) -> float | None:
     return float((top[:, 0] == ref_top[:, 0]).mean()) if len(top) else None
+
+
+class ErrorSums:
+    """Running sums of a reference tensor against its quantized version, over batches:
+    whole-tensor SQNR and cosine without keeping the tensors."""
+
+    def __init__(self) -> None:
+        self.signal = 0.0  # sum ref^2
+        self.noise = 0.0  # sum (ref - got)^2
+        self.dot = 0.0  # sum ref * got
+        self.got = 0.0  # sum got^2
+        self.max_err = 0.0
+
+    def add(self, ref: np.ndarray, got: np.ndarray) -> None:
+        a, b = np.asarray(ref, np.float64).ravel(), np.asarray(got, np.float64).ravel()
+        d = a - b
+        self.signal += float(a @ a)
+        self.noise += float(d @ d)
+        self.dot += float(a @ b)
+        self.got += float(b @ b)
+        self.max_err = max(self.max_err, float(np.abs(d).max()) if d.size else 0.0)
+
+    def cosine(self) -> float:
+        norm = self.signal * self.got
+        return float(self.dot / np.sqrt(norm)) if norm > 0 else 1.0
+
+    def sqnr_db(self) -> float:
+        return sqnr_db(self.signal, self.noise)
+
+
+def sqnr_db(signal: float, noise: float) -> float:
+    """10 log10(signal / noise); infinite when there is no noise."""
+    return float(10 * np.log10(signal / noise)) if noise > 0 else float("inf")

@@ -20,6 +20,7 @@ from int8ptq.data.source import DataLike, iter_batches
 from int8ptq.eval.fidelity import Fidelity, OutputFidelity, class_axis_outputs
 from int8ptq.eval.isolate import PREFIX, isolation_model
 from int8ptq.ir import Graph, load_model, with_outputs
+from int8ptq.metrics import ErrorSums, sqnr_db
 from int8ptq.passes import prepare
 from int8ptq.runtime import Backend, make_runner
 from int8ptq.util.progress import progress
@@ -54,17 +55,14 @@ class CompareResult:
         return asdict(self)
 
 
-@dataclass
 class _Acc:
-    signal: float = 0.0
-    noise: float = 0.0
-    dot: float = 0.0
-    na: float = 0.0
-    nb: float = 0.0
-    max_err: float = 0.0
-    ch_signal: np.ndarray | None = None
-    ch_noise: np.ndarray | None = None
-    ch_varies: bool = False  # axis 1 changed length between batches (a dynamic axis): no per-channel
+    """Whole-tensor sums plus per-channel (axis 1) signal and noise."""
+
+    def __init__(self) -> None:
+        self.sums = ErrorSums()
+        self.ch_signal: np.ndarray | None = None
+        self.ch_noise: np.ndarray | None = None
+        self.ch_varies = False  # axis 1 changed length between batches (a dynamic axis)
 
     def update(self, ref: np.ndarray, q: np.ndarray) -> None:
         if self.ch_signal is not None and (ref.ndim < 2 or ref.shape[1] != len(self.ch_signal)):
@@ -75,21 +73,14 @@ class _Acc:
             sig, noi = (r * r).sum(axis=axes), (e * e).sum(axis=axes)
             self.ch_signal = sig if self.ch_signal is None else self.ch_signal + sig
             self.ch_noise = noi if self.ch_noise is None else self.ch_noise + noi
-        a, b = ref.astype(np.float64).reshape(-1), q.astype(np.float64).reshape(-1)
-        d = a - b
-        self.signal += float(a @ a)
-        self.noise += float(d @ d)
-        self.dot += float(a @ b)
-        self.na += float(a @ a)
-        self.nb += float(b @ b)
-        self.max_err = max(self.max_err, float(np.abs(d).max()) if d.size else 0.0)
+        self.sums.add(ref, q)
 
     def channel_db(self) -> float:
         """SQNR from the median per-channel noise-to-signal ratio (live channels only)."""
-        ch = _db(self.signal, self.noise)
+        ch = self.sums.sqnr_db()
         if self.ch_signal is not None and self.ch_noise is not None and (self.ch_signal > 0).any():
             live = self.ch_signal > 1e-6 * np.median(self.ch_signal[self.ch_signal > 0])  # not the dead
-            ch = _db(1.0, float(np.median(self.ch_noise[live] / self.ch_signal[live])))
+            ch = sqnr_db(1.0, float(np.median(self.ch_noise[live] / self.ch_signal[live])))
         return ch
 
 
@@ -113,11 +104,7 @@ class _Isolated:
 
     def channel_db(self, t: str) -> float | None:
         a = self.accs.get(t)
-        return None if a is None or a.signal == 0 else a.channel_db()
-
-
-def _db(signal: float, noise: float) -> float:
-    return float(10 * np.log10(signal / noise)) if noise > 0 else float("inf")
+        return None if a is None or a.sums.signal == 0 else a.channel_db()
 
 
 def _quantized_tensors(int8: onnx.ModelProto) -> dict[str, tuple[str, float, int]]:
@@ -181,12 +168,10 @@ def compare(
             iso.update(b.inputs)
     rows = []
     for t, a in accs.items():
-        sqnr = _db(a.signal, a.noise)
-        cos = a.dot / np.sqrt(a.na * a.nb) if a.na * a.nb > 0 else 1.0
         added = iso.channel_db(t) if iso is not None else None
-        row = TensorError(
-            t, producers.get(t, "input"), sqnr, float(cos), a.max_err, a.channel_db(), added, order.get(t, 0)
-        )
+        e = a.sums
+        producer, index = producers.get(t, "input"), order.get(t, 0)
+        row = TensorError(t, producer, e.sqnr_db(), e.cosine(), e.max_err, a.channel_db(), added, index)
         rows.append(row)
     rows.sort(key=lambda r: r.sqnr_db)
     return CompareResult(rows, images, skipped, fid.outputs(1))

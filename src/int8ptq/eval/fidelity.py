@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx
 
+from int8ptq.metrics import ErrorSums
+
 Outputs = dict[str, np.ndarray]
 Metric = Callable[[list[Outputs], list[Outputs], list[dict[str, np.ndarray]]], float]
 
@@ -38,31 +40,23 @@ def class_axis_outputs(model: onnx.ModelProto) -> set[str]:
     return out
 
 
-@dataclass
 class _Acc:
-    signal: float = 0.0
-    noise: float = 0.0
-    dot: float = 0.0
-    nb: float = 0.0
-    agree: int = 0
-    rows: int = 0
+    """Error sums of one output, plus argmax agreement along its last axis."""
+
+    def __init__(self) -> None:
+        self.sums = ErrorSums()
+        self.agree = 0
+        self.rows = 0
 
     def add(self, ref: np.ndarray, got: np.ndarray, argmax: bool) -> None:
-        a, b = ref.astype(np.float64).ravel(), got.astype(np.float64).ravel()
-        d = a - b
-        self.signal += float(a @ a)
-        self.noise += float(d @ d)
-        self.dot += float(a @ b)
-        self.nb += float(b @ b)
+        self.sums.add(ref, got)
         if argmax and ref.ndim >= 2 and ref.shape[-1] > 1:
             self.agree += int((ref.argmax(-1) == got.argmax(-1)).sum())
             self.rows += int(np.prod(ref.shape[:-1]))
 
     def result(self, name: str) -> OutputFidelity:
-        cos = self.dot / np.sqrt(self.signal * self.nb) if self.signal * self.nb > 0 else 1.0
-        sqnr = float(10 * np.log10(self.signal / self.noise)) if self.noise > 0 else float("inf")
         agree = self.agree / self.rows if self.rows else None
-        return OutputFidelity(name, float(cos), sqnr, agree)
+        return OutputFidelity(name, self.sums.cosine(), self.sums.sqnr_db(), agree)
 
 
 @dataclass
