@@ -93,6 +93,16 @@ def test_guard_bounds_every_pair_for_odd_channel_counts():
     assert (np.abs(m) == 127).any()  # the full range is still used where pairs allow
 
 
+def test_guard_keeps_channels_of_denormal_weights_finite():
+    # a trained model's dead channel can hold denormal weights (PP-OCRv5 rec: max 7e-40)
+    from onnx import helper as h
+
+    w = np.random.default_rng(2).standard_normal((3, 8, 1, 1)).astype(np.float32)
+    w[1] = np.float32(7e-40)
+    qmax = PairGuard().qmax(h.make_node("Conv", ["x", "w"], ["y"]), w)
+    assert (qmax >= 63).all()  # a pair of two full weights still fits at half the range
+
+
 def test_isa_detection_reads_flags():
     assert isa_of({"avx2", "fma"}) == "avx2"
     assert isa_of({"avx2", "avx512bw"}) == "avx512"

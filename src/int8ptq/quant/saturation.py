@@ -113,7 +113,8 @@ class PairGuard:
         amax = mag.max(axis=1)
         worst = (mag[:, c.first] + mag[:, c.second]).max(axis=1)  # the largest pair, float units
         # with scale amax / qmax, the worst pair is worst * qmax / amax <= PAIR_LIMIT - 1 (rounding)
-        limit = np.where(worst > 0, (PAIR_LIMIT - 1) * amax / np.maximum(worst, 1e-30), 127.0)
+        # (no floor on the divisor: a channel of denormal weights would get qmax 0, scale inf)
+        limit = np.where(worst > 0, (PAIR_LIMIT - 1) * amax / np.where(worst > 0, worst, 1.0), 127.0)
         return np.floor(np.minimum(full, limit))
 
 
