@@ -1,5 +1,6 @@
 """onnxruntime's own static quantization at the settings the issue compares against:
-QDQ, per-channel weights, reduce_range, MinMax calibration, on the same calibration samples."""
+QDQ, per-channel weights, reduce_range, MinMax calibration, on the same calibration samples.
+benchmarks/realworld.py sweeps the other settings (keyword arguments)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,24 @@ from pathlib import Path
 import numpy as np
 
 
-def quantize_ort(model: Path, output: Path, samples: list[np.ndarray]) -> Path:
+def quantize_ort(
+    model: Path,
+    output: Path,
+    samples: list[np.ndarray],
+    *,
+    per_channel: bool = True,
+    reduce_range: bool = True,
+    method: str = "MinMax",
+) -> Path:
+    """`method`: an onnxruntime CalibrationMethod name (MinMax, Percentile, Entropy)."""
     import onnx
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     name = onnx.load(str(model), load_external_data=False).graph.input[0].name
@@ -39,9 +55,10 @@ def quantize_ort(model: Path, output: Path, samples: list[np.ndarray]) -> Path:
             str(output),
             Reader(),
             quant_format=QuantFormat.QDQ,
-            per_channel=True,
-            reduce_range=True,
+            per_channel=per_channel,
+            reduce_range=reduce_range,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
+            calibrate_method=getattr(CalibrationMethod, method),
         )
     return output

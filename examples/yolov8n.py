@@ -76,13 +76,19 @@ def matched(ref: tuple[np.ndarray, np.ndarray], got: tuple[np.ndarray, np.ndarra
     return n
 
 
-def box_f1(model_ref: Path, model: Path, xs: np.ndarray) -> tuple[float, int]:
-    f, q = session(model_ref), session(model)
+def f1_of_outputs(refs: list[np.ndarray], gots: list[np.ndarray]) -> tuple[float, int]:
+    """Box F1 of one model's outputs (one image each) against the reference's; the number of
+    reference boxes."""
     tp = nr = ng = 0
-    for x in xs:
-        r, g = boxes(run(f, x[None])[0]), boxes(run(q, x[None])[0])
+    for ref, got in zip(refs, gots, strict=True):
+        r, g = boxes(ref), boxes(got)
         tp, nr, ng = tp + matched(r, g), nr + len(r[0]), ng + len(g[0])
     return (2 * tp / (nr + ng) if nr + ng else 1.0), nr
+
+
+def box_f1(model_ref: Path, model: Path, xs: np.ndarray) -> tuple[float, int]:
+    f, q = session(model_ref), session(model)
+    return f1_of_outputs([run(f, x[None])[0] for x in xs], [run(q, x[None])[0] for x in xs])
 
 
 def main() -> None:

@@ -1,0 +1,528 @@
+"""Is an op faster as INT8, and what error does quantizing it add? One small graph per op type
+of detection, OCR and segmentation models (issue 13 item 3), at shapes taken from YOLOv8n
+(320x320 input) and PP-OCRv5 det (640x480 page) and rec (48x320 line):
+
+- FP32: float input -> op -> float output (the op in a float network);
+- QDQ INT8: uint8 input -> DequantizeLinear -> op -> QuantizeLinear -> uint8 output (the op
+  between quantized neighbours; every intermediate tensor of a multi-op pattern quantized too),
+  the way int8ptq writes it: uint8 asymmetric activations from min/max ranges, int8 symmetric
+  weights; ops that only move data (Reshape, Transpose, Split, Slice, Concat, nearest Resize)
+  keep their input's scale (Concat's inputs share one), so a backend may run them on uint8.
+
+Each backend (onnxruntime with every optimization, OpenVINO CPU; 2 threads, batch 1) fuses
+what it can. The latency of an Identity graph with the same inputs and outputs (the call's
+own overhead) is subtracted. Repeats interleave FP32, INT8 and the overhead graphs. The error
+is the SQNR (dB) of the INT8 output against FP32 on the same dequantized input: what the
+quantization of the op adds. Writes benchmarks/results/ops.md:
+
+    python benchmarks/ops.py [--rounds 15] [--only Resize,Softmax]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+
+SHARES_SCALE = ("Reshape", "Transpose", "Split", "Slice", "Concat", "Resize")
+OUT = Path(__file__).resolve().parent / "results" / "ops.md"
+MIN_SQNR_DB = 30.0  # below this the op's quantization costs accuracy on its own
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    where: str  # the model and place the shapes come from
+    nodes: list[onnx.NodeProto]
+    inputs: dict[str, tuple[int, ...]]
+    outputs: list[str]
+    consts: dict[str, np.ndarray] = field(default_factory=dict)  # float constants kept float
+    weights: dict[str, np.ndarray] = field(default_factory=dict)  # quantized int8 (per tensor)
+    data: Callable[[np.random.Generator, tuple[int, ...]], np.ndarray] | None = None
+    opset: int = 17
+
+
+def _feat(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """A feature map after SiLU/HardSwish: mostly small, a long positive tail."""
+    x = rng.standard_normal(shape).astype(np.float32) * 1.5
+    return x / (1 + np.exp(-x))
+
+
+def _pre(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """A pre-activation (a Conv's output): roughly normal, a few large values."""
+    return (rng.standard_normal(shape) * 2.0).astype(np.float32)
+
+
+def _n(op: str, ins: list[str], outs: list[str], **attrs: object) -> onnx.NodeProto:
+    return helper.make_node(op, ins, outs, **attrs)
+
+
+def cases() -> list[Case]:
+    i64 = lambda *v: np.array(v, np.int64)  # noqa: E731
+    f32 = lambda *v: np.array(v, np.float32)  # noqa: E731
+    rng = np.random.default_rng(3)
+    return [
+        Case(
+            "Resize (nearest, 2x)",
+            "PP-OCRv5 det neck",
+            [
+                _n(
+                    "Resize",
+                    ["x", "", "sc"],
+                    ["y"],
+                    mode="nearest",
+                    coordinate_transformation_mode="asymmetric",
+                    nearest_mode="floor",
+                )
+            ],
+            {"x": (1, 96, 60, 80)},
+            ["y"],
+            consts={"sc": f32(1, 1, 2, 2)},
+        ),
+        Case(
+            "ConvTranspose (2x2, stride 2)",
+            "PP-OCRv5 det head",
+            [_n("ConvTranspose", ["x", "w"], ["y"], kernel_shape=[2, 2], strides=[2, 2])],
+            {"x": (1, 24, 120, 160)},
+            ["y"],
+            weights={"w": (rng.standard_normal((24, 24, 2, 2)) * 0.2).astype(np.float32)},
+        ),
+        Case(
+            "Sigmoid",
+            "YOLOv8n backbone",
+            [_n("Sigmoid", ["x"], ["y"])],
+            {"x": (1, 32, 80, 80)},
+            ["y"],
+            data=_pre,
+        ),
+        Case(
+            "HardSigmoid",
+            "PP-OCRv5 det SE gate",
+            [_n("HardSigmoid", ["x"], ["y"], alpha=1 / 6, beta=0.5)],
+            {"x": (1, 96, 1, 1)},
+            ["y"],
+            data=_pre,
+        ),
+        Case(
+            "HardSwish",
+            "PP-OCRv5 det backbone",
+            [_n("HardSwish", ["x"], ["y"])],
+            {"x": (1, 48, 120, 160)},
+            ["y"],
+            data=_pre,
+        ),
+        Case(
+            "SiLU = Mul(x, Sigmoid(x))",
+            "YOLOv8n backbone",
+            [_n("Sigmoid", ["x"], ["s"]), _n("Mul", ["x", "s"], ["y"])],
+            {"x": (1, 32, 80, 80)},
+            ["y"],
+            data=_pre,
+        ),
+        Case(
+            "Split (2 halves)",
+            "YOLOv8n C2f",
+            [_n("Split", ["x", "sp"], ["a", "b"], axis=1)],
+            {"x": (1, 64, 40, 40)},
+            ["a", "b"],
+            consts={"sp": i64(32, 32)},
+        ),
+        Case(
+            "Slice (channels 0:64)",
+            "YOLOv8n head",
+            [_n("Slice", ["x", "st", "en", "ax"], ["y"])],
+            {"x": (1, 82, 2100)},
+            ["y"],
+            consts={"st": i64(0), "en": i64(64), "ax": i64(1)},
+        ),
+        Case(
+            "Concat (2 inputs)",
+            "YOLOv8n neck",
+            [_n("Concat", ["a", "b"], ["y"], axis=1)],
+            {"a": (1, 128, 40, 40), "b": (1, 64, 40, 40)},
+            ["y"],
+        ),
+        Case(
+            "Transpose",
+            "YOLOv8n DFL",
+            [_n("Transpose", ["x"], ["y"], perm=[0, 2, 1, 3])],
+            {"x": (1, 4, 16, 2100)},
+            ["y"],
+        ),
+        Case(
+            "Reshape",
+            "YOLOv8n head",
+            [_n("Reshape", ["x", "s"], ["y"])],
+            {"x": (1, 82, 40, 40)},
+            ["y"],
+            consts={"s": i64(1, 82, 1600)},
+        ),
+        Case(
+            "MatMul (two activations)",
+            "PP-OCRv5 rec attention, Q x K^T",
+            [_n("MatMul", ["q", "k"], ["y"])],
+            {"q": (1, 8, 40, 15), "k": (1, 8, 15, 40)},
+            ["y"],
+            data=_pre,
+        ),
+        Case(
+            "LayerNormalization",
+            "PP-OCRv5 rec (as one op)",
+            [_n("LayerNormalization", ["x", "g", "b"], ["y"], axis=-1)],
+            {"x": (1, 40, 120)},
+            ["y"],
+            consts={"g": np.ones(120, np.float32), "b": np.zeros(120, np.float32)},
+            data=_pre,
+        ),
+        Case(
+            "ReduceMean (last axis)",
+            "PP-OCRv5 rec norm",
+            [_n("ReduceMean", ["x"], ["y"], axes=[-1], keepdims=1)],
+            {"x": (1, 40, 120)},
+            ["y"],
+            data=_pre,
+        ),
+        Case(
+            "Softmax (last axis)",
+            "PP-OCRv5 rec attention",
+            [_n("Softmax", ["x"], ["y"], axis=-1)],
+            {"x": (1, 8, 40, 40)},
+            ["y"],
+            data=_pre,
+        ),
+        Case(
+            "Softmax (axis 1)",
+            "YOLOv8n DFL",
+            [_n("Softmax", ["x"], ["y"], axis=1)],
+            {"x": (1, 16, 4, 2100)},
+            ["y"],
+            data=_pre,
+        ),
+        Case(
+            "Add (residual)",
+            "YOLOv8n bottleneck",
+            [_n("Add", ["a", "b"], ["y"])],
+            {"a": (1, 32, 40, 40), "b": (1, 32, 40, 40)},
+            ["y"],
+        ),
+        Case(
+            "Mul (SE gate, broadcast)",
+            "PP-OCRv5 det SE",
+            [_n("Mul", ["a", "b"], ["y"])],
+            {"a": (1, 96, 60, 80), "b": (1, 96, 1, 1)},
+            ["y"],
+        ),
+    ]
+
+
+# --- the two graphs -------------------------------------------------------------------------
+
+
+def _model(
+    nodes: list[onnx.NodeProto],
+    inputs: list[onnx.ValueInfoProto],
+    outputs: list[str],
+    inits: list[onnx.TensorProto],
+    opset: int,
+) -> onnx.ModelProto:
+    outs = [helper.make_tensor_value_info(o, TensorProto.UNDEFINED, None) for o in outputs]
+    g = helper.make_graph(nodes, "op", inputs, outs, inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8
+    return onnx.shape_inference.infer_shapes(m)
+
+
+def fp32_model(c: Case, extra_outputs: tuple[str, ...] = ()) -> onnx.ModelProto:
+    ins = [helper.make_tensor_value_info(k, TensorProto.FLOAT, list(v)) for k, v in c.inputs.items()]
+    inits = [numpy_helper.from_array(v, k) for k, v in {**c.consts, **c.weights}.items()]
+    return _model(list(c.nodes), ins, [*c.outputs, *extra_outputs], inits, c.opset)
+
+
+def _qparams(lo: float, hi: float) -> tuple[float, int]:
+    """uint8 asymmetric scale and zero point of a range that includes 0."""
+    lo, hi = min(lo, 0.0), max(hi, 0.0)
+    s = (hi - lo) / 255 or 1.0
+    return s, int(np.clip(round(-lo / s), 0, 255))
+
+
+def ranges(c: Case, xs: list[dict[str, np.ndarray]]) -> dict[str, tuple[float, int]]:
+    """Quantization parameters of every float tensor, min/max over the calibration samples;
+    data-moving ops keep their input's (Concat: one for all its inputs and its output)."""
+    tensors = [o for n in c.nodes for o in n.output if o not in c.outputs]
+    m = fp32_model(c, tuple(tensors))
+    rng: dict[str, tuple[float, float]] = {}
+    for x in xs:
+        vals = dict(zip([*c.outputs, *tensors], _run_ort(m, x), strict=True))
+        for k, v in {**vals, **x}.items():
+            lo, hi = rng.get(k, (np.inf, -np.inf))
+            rng[k] = (min(lo, float(v.min())), max(hi, float(v.max())))
+    for n in c.nodes:
+        if n.op_type in SHARES_SCALE:
+            ins = [i for i in n.input if i in c.inputs or i in tensors]
+            lo = min(rng[i][0] for i in (ins if n.op_type == "Concat" else ins[:1]))
+            hi = max(rng[i][1] for i in (ins if n.op_type == "Concat" else ins[:1]))
+            for t in [*ins, *n.output]:
+                rng[t] = (lo, hi)
+    return {k: _qparams(*v) for k, v in rng.items()}
+
+
+def qdq_model(c: Case, q: dict[str, tuple[float, int]]) -> onnx.ModelProto:
+    """uint8 inputs -> DQ -> the op(s) -> Q -> uint8 outputs; intermediate tensors Q -> DQ;
+    weights int8 (symmetric, per tensor) -> DQ."""
+    nodes, inits = [], [numpy_helper.from_array(v, k) for k, v in c.consts.items()]
+
+    def qp(t: str) -> list[str]:
+        s, z = q[t]
+        inits.extend(
+            [
+                numpy_helper.from_array(np.array(s, np.float32), f"{t}_s"),
+                numpy_helper.from_array(np.array(z, np.uint8), f"{t}_z"),
+            ]
+        )
+        return [f"{t}_s", f"{t}_z"]
+
+    ins = [helper.make_tensor_value_info(f"{k}_q", TensorProto.UINT8, list(v)) for k, v in c.inputs.items()]
+    nodes += [_n("DequantizeLinear", [f"{k}_q", *qp(k)], [k]) for k in c.inputs]
+    for k, w in c.weights.items():
+        s = float(np.abs(w).max()) / 127
+        inits += [
+            numpy_helper.from_array(np.clip(np.round(w / s), -127, 127).astype(np.int8), f"{k}_i8"),
+            numpy_helper.from_array(np.array(s, np.float32), f"{k}_s"),
+            numpy_helper.from_array(np.array(0, np.int8), f"{k}_z"),
+        ]
+        nodes.append(_n("DequantizeLinear", [f"{k}_i8", f"{k}_s", f"{k}_z"], [k]))
+    ops = [onnx.NodeProto() for _ in c.nodes]
+    for n, src in zip(ops, c.nodes, strict=True):
+        n.CopyFrom(src)
+    for n in ops:
+        nodes.append(n)
+        for o in n.output:
+            if o in c.outputs:
+                nodes.append(_n("QuantizeLinear", [o, *qp(o)], [f"{o}_q"]))
+            else:  # an intermediate tensor: quantized too, read back in float
+                nodes += [
+                    _n("QuantizeLinear", [o, *qp(o)], [f"{o}_iq"]),
+                    _n("DequantizeLinear", [f"{o}_iq", f"{o}_s", f"{o}_z"], [f"{o}_dq"]),
+                ]
+    inner = {o for n in c.nodes for o in n.output if o not in c.outputs}
+    for n in ops:  # the ops read the dequantized intermediate tensors
+        for i, name in enumerate(n.input):
+            if name in inner:
+                n.input[i] = f"{name}_dq"
+    return _model(nodes, ins, [f"{o}_q" for o in c.outputs], inits, c.opset)
+
+
+def identity_model(c: Case, dtype: int, suffix: str = "") -> onnx.ModelProto:
+    """The same inputs and outputs, no work: the call's own overhead."""
+    ins = [helper.make_tensor_value_info(k + suffix, dtype, list(v)) for k, v in c.inputs.items()]
+    first = next(iter(c.inputs)) + suffix
+    return _model([_n("Identity", [first], [o]) for o in c.outputs], ins, list(c.outputs), [], c.opset)
+
+
+# --- running, timing, error -------------------------------------------------------------------
+
+
+def _save(m: onnx.ModelProto, d: Path, name: str) -> Path:
+    p = d / f"{name}.onnx"
+    onnx.save(m, str(p))
+    return p
+
+
+def _run_ort(m: onnx.ModelProto, x: dict[str, np.ndarray]) -> list[np.ndarray]:
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    s = ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    return s.run(None, x)
+
+
+def runner(path: Path, backend: str) -> Callable[[dict[str, np.ndarray]], list[np.ndarray]]:
+    """A 2-thread session of `path` taking {input name: array}, returning every output."""
+    if backend == "ort":
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.intra_op_num_threads, so.inter_op_num_threads, so.log_severity_level = 2, 1, 3
+        s = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        return lambda x: s.run(None, x)
+    import openvino as ov
+
+    cfg = {"INFERENCE_NUM_THREADS": 2, "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
+    comp = ov.Core().compile_model(str(path), "CPU", cfg)
+    req = comp.create_infer_request()
+    return lambda x: [np.asarray(req.infer(x)[o]).copy() for o in comp.outputs]
+
+
+def quantize_inputs(x: dict[str, np.ndarray], q: dict[str, tuple[float, int]]) -> dict[str, np.ndarray]:
+    return {f"{k}_q": np.clip(np.round(v / q[k][0]) + q[k][1], 0, 255).astype(np.uint8) for k, v in x.items()}
+
+
+def sqnr(ref: list[np.ndarray], got: list[np.ndarray]) -> float:
+    """Signal-to-quantization-noise ratio in dB over all outputs (inf: exact)."""
+    r = np.concatenate([a.ravel() for a in ref]).astype(np.float64)
+    e = r - np.concatenate([a.ravel() for a in got]).astype(np.float64)
+    noise = float((e * e).mean())
+    return float("inf") if noise == 0 else 10 * np.log10(float((r * r).mean()) / noise)
+
+
+def interleaved(fns: dict[str, Callable[[], object]], rounds: int, seconds: float = 0.05) -> dict[str, float]:
+    """Median seconds per call of each function; every round times each in turn for about
+    `seconds` (the call count fixed once per function, after warm-up)."""
+    calls = {}
+    for k, f in fns.items():
+        for _ in range(3):
+            f()
+        t = time.perf_counter()
+        f()
+        calls[k] = max(1, int(seconds / max(time.perf_counter() - t, 1e-6)))
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    keys = list(fns)
+    for r in range(rounds):
+        for k in keys[r % len(keys) :] + keys[: r % len(keys)]:
+            t = time.perf_counter()
+            for _ in range(calls[k]):
+                fns[k]()
+            times[k].append((time.perf_counter() - t) / calls[k])
+    return {k: float(np.median(v)) for k, v in times.items()}
+
+
+def measure(c: Case, rounds: int) -> dict[str, object]:
+    """Error and net latencies (µs, the overhead graph subtracted) of one case."""
+    rng = np.random.default_rng(0)
+    make = c.data or _feat
+    calib = [{k: make(rng, v) for k, v in c.inputs.items()} for _ in range(8)]
+    q = ranges(c, calib)
+    x = {k: make(rng, v) for k, v in c.inputs.items()}
+    xq = quantize_inputs(x, q)
+    x_dq = {k: ((xq[f"{k}_q"].astype(np.float32) - q[k][1]) * q[k][0]).astype(np.float32) for k in c.inputs}
+    res: dict[str, object] = {"name": c.name, "where": c.where, "shapes": c.inputs}
+    with tempfile.TemporaryDirectory() as d:
+        paths = {
+            "fp32": _save(fp32_model(c), Path(d), "fp32"),
+            "int8": _save(qdq_model(c, q), Path(d), "int8"),
+            "id32": _save(identity_model(c, TensorProto.FLOAT), Path(d), "id32"),
+            "id8": _save(identity_model(c, TensorProto.UINT8, "_q"), Path(d), "id8"),
+        }
+        feeds = {"fp32": x_dq, "int8": xq, "id32": x_dq, "id8": xq}
+        for backend in ("ort", "ov"):
+            try:
+                run = {k: runner(p, backend) for k, p in paths.items()}
+                ref = run["fp32"](x_dq)
+                got = [
+                    (g.astype(np.float32) - q[o][1]) * q[o][0]
+                    for g, o in zip(run["int8"](xq), c.outputs, strict=True)
+                ]
+                res[f"{backend}_sqnr"] = sqnr(ref, got)
+                t = interleaved({k: (lambda f=f, k=k: f(feeds[k])) for k, f in run.items()}, rounds)
+                res[f"{backend}_fp32_us"] = 1e6 * max(t["fp32"] - t["id32"], 0.0)
+                res[f"{backend}_int8_us"] = 1e6 * max(t["int8"] - t["id8"], 0.0)
+                res[f"{backend}_raw"] = {k: 1e6 * v for k, v in t.items()}
+            except Exception as e:  # noqa: BLE001 - a backend that cannot run the graph: say so
+                res[f"{backend}_error"] = f"{type(e).__name__}: {' '.join(str(e).split())[:200]}"
+    return res
+
+
+# --- the decision and the table ---------------------------------------------------------------
+
+NOISE = 0.10  # ratios within 10% of 1 are no measurable difference on a shared machine
+TINY_US = 5.0  # below this the op costs nothing either way
+
+
+def decide(r: dict[str, object]) -> str:
+    """quantize / keep FP32 from the numbers: never slower on either backend (beyond noise),
+    faster on one or exact, and an error below the bar."""
+    errs = [b for b in ("ort", "ov") if f"{b}_error" in r]
+    if errs:
+        return f"keep FP32 ({', '.join(errs)} fails)"
+    sq = min(float(r["ort_sqnr"]), float(r["ov_sqnr"]))  # type: ignore[arg-type]
+    if sq < MIN_SQNR_DB:
+        return f"keep FP32 (error: {sq:.0f} dB)"
+    us = {b: (float(r[f"{b}_fp32_us"]), float(r[f"{b}_int8_us"])) for b in ("ort", "ov")}  # type: ignore[arg-type]
+    if all(max(v) < TINY_US for v in us.values()):
+        return "either (too small to matter: follow the neighbours)"
+    ratio = {b: f / max(i, 1e-3) for b, (f, i) in us.items()}
+    slower = [b for b, v in ratio.items() if v < 1 - NOISE and max(us[b]) >= TINY_US]
+    if slower:
+        return f"keep FP32 (INT8 slower on {', '.join(slower)})"
+    if any(v > 1 + NOISE for v in ratio.values()) or sq == float("inf"):
+        return "quantize"
+    return "keep FP32 (no faster, adds error)"
+
+
+def _rules_now(c: Case) -> str:
+    from int8ptq.quant.rules import RULES
+
+    types = sorted({n.op_type for n in c.nodes})
+    return ", ".join(f"{t}: {'INT8' if t in RULES else 'FP32'}" for t in types)
+
+
+def _f(v: object, fmt: str = "{:.0f}") -> str:
+    return "-" if v is None else ("exact" if v == float("inf") else fmt.format(v))
+
+
+def table(results: list[dict[str, object]], case_list: list[Case]) -> str:
+    head = ["op", "shapes (where)", "ORT FP32 µs", "ORT INT8 µs", "ORT FP32/INT8", "OV FP32 µs", "OV INT8 µs"]
+    head += ["OV FP32/INT8", "SQNR dB ORT / OV", "decision", "rules.py now"]
+    rows = []
+    for r, c in zip(results, case_list, strict=True):
+        cells = [r["name"], f"{' + '.join(str(list(s)) for s in c.inputs.values())} ({c.where})"]
+        for b in ("ort", "ov"):
+            if f"{b}_error" in r:
+                cells += ["fails", "fails", str(r[f"{b}_error"]).replace("|", "/")]
+                continue
+            f, i = float(r[f"{b}_fp32_us"]), float(r[f"{b}_int8_us"])  # type: ignore[arg-type]
+            cells += [f"{f:.0f}", f"{i:.0f}", f"{f / max(i, 1e-3):.2f}x" if max(f, i) >= TINY_US else "-"]
+        cells += [f"{_f(r.get('ort_sqnr'))} / {_f(r.get('ov_sqnr'))}", f"**{decide(r)}**", _rules_now(c)]
+        rows.append(cells)
+    return common.md_table(head, rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--only", default="", help="comma-separated op names' first words (Resize,Softmax)")
+    a = ap.parse_args()
+    chosen = [c for c in cases() if not a.only or c.name.split()[0] in a.only.split(",")]
+    start = os.getloadavg()
+    results = []
+    for c in chosen:
+        results.append(measure(c, a.rounds))
+        print(table(results[-1:], [c]).splitlines()[-1], flush=True)
+    end = os.getloadavg()
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    cmd = "python benchmarks/ops.py" + (f" --only {a.only}" if a.only else "") + f" --rounds {a.rounds}"
+    text = (
+        "# Ops: FP32 against QDQ INT8, one small graph per op type (issue 13 item 3)\n\n"
+        f"Command: `{cmd}`  \nCommit: {common.commit()}  \nDate: {stamp}  \nMachine: {common.machine()}  \n"
+        f"ISA: {common.isa_line()}  \nLoad average (1, 5, 15 min): {[round(v, 2) for v in start]} at the "
+        f"start, {[round(v, 2) for v in end]} at the end.\n\n"
+        + __doc__.split("\n\n")[1].replace("\n", " ").replace("  ", " ")
+        + "\n\n"
+        + __doc__.split("\n\n")[2].split("Writes")[0].replace("\n", " ").strip()
+        + f" Median of {a.rounds} interleaved rounds. FP32/INT8 > 1: INT8 is faster; '-' where both"
+        f" take under {TINY_US:.0f} µs.\n\n"
+        f"Decision: *quantize* when INT8 is not slower on either backend (beyond {NOISE:.0%}) and faster on"
+        f" one (or exact: a data-moving op, whose uint8 path saves the DQ and Q around it), with an SQNR of"
+        f" at least {MIN_SQNR_DB:.0f} dB; *keep FP32* otherwise.\n\n"
+    )
+    OUT.write_text(text + table(results, chosen))
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()

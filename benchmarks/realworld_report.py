@@ -1,0 +1,193 @@
+"""benchmarks/results/realworld_peers.md from the sidecars of benchmarks/realworld.py, the
+timings of realworld_speed.py and the profiles of realworld_islands.py (WORK/realworld/)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+
+import common
+import realworld as rw
+
+
+def _metric(info: dict | None, backend: str) -> str:
+    if info is None:
+        return "-"
+    if "error" in info:
+        return "**fails**"
+    m = info.get("metric", {})
+    if backend in m:
+        return f"{m[backend]:.3f}"
+    return "**fails**" if f"{backend}_error" in m else "-"
+
+
+def _seconds(info: dict | None) -> str:
+    if not info or "seconds" not in info:
+        return "-"
+    load = max(info.get("load_before", 0), info.get("load_after", 0))
+    return f"{info['seconds']:.0f} s (load {load:.1f})"
+
+
+def summary(keys: list[str]) -> str:
+    head = [
+        "model",
+        "task metric vs FP32",
+        "int8ptq defaults: ORT / OV",
+        "onnxruntime best: ORT / OV",
+        "NNCF best (OV)",
+        "quantize time: int8ptq / ORT best / NNCF best",
+    ]
+    rows = []
+    for key in keys:
+        infos, task = rw.load(key), about(key)
+        mine = next((i for i in infos if i["tool"] == "int8ptq"), None)
+        o, n = rw.best(infos, "ort"), rw.best(infos, "nncf")
+        rows.append(
+            [
+                task["name"],
+                task["metric"],
+                f"**{_metric(mine, 'ort')} / {_metric(mine, 'ov')}**",
+                f"{_metric(o, 'ort')} / {_metric(o, 'ov')}"
+                + (f" ({o['label']})" if o else " (every setting fails)"),
+                _metric(n, "ov") + (f" ({n['label']})" if n else " (every preset fails)"),
+                " / ".join(_seconds(i) for i in (mine, o, n)),
+            ]
+        )
+    return common.md_table(head, rows)
+
+
+def about(key: str) -> dict[str, str]:
+    """The model's name, metric and data, as realworld.py wrote them."""
+    p = rw.WORK / key / "task.json"
+    return json.loads(p.read_text()) if p.exists() else {"name": key, "metric": "-", "data": "-"}
+
+
+def every_setting(keys: list[str]) -> str:
+    head = [
+        "model",
+        "tool",
+        "setting",
+        "metric: ORT",
+        "metric: OV",
+        "quantize time",
+        "failure (where: message)",
+    ]
+    rows = []
+    for key in keys:
+        for i in rw.load(key):
+            m = i.get("metric", {})
+            err = i.get("error") or "; ".join(
+                f"{b}: {m[b + '_error']}" for b in ("ort", "ov") if b + "_error" in m
+            )
+            err = err.replace("|", "/")
+            rows.append(
+                [key, i["tool"], i["label"], _metric(i, "ort"), _metric(i, "ov"), _seconds(i), err or "-"]
+            )
+    return common.md_table(head, rows)
+
+
+def speed() -> str:
+    p = rw.WORK / "speed.json"
+    if not p.exists():
+        return "Not measured yet (python benchmarks/realworld_speed.py).\n"
+    s = json.loads(p.read_text())
+    text = (
+        f"Command: `{s['command']}`  \nCommit: {s['commit']}  \nDate: {s['date']}  \n"
+        f"Machine: {s['machine']}  \nISA: {s['isa']}  \n"
+        f"Load average (1, 5, 15 min): {s['load_start']} at the start, {s['load_end']} at the end.\n\n"
+        f"Batch 1, 2 threads; {s['rounds']} interleaved rounds of {s['calls']} calls per model; inputs "
+        f"{', '.join(f'{k} {v}' for k, v in s['shapes'].items())}. Ratio = FP32 latency / INT8 latency "
+        "on the same backend (> 1: INT8 faster): median of the per-round ratios, [min, max] over rounds.\n\n"
+    )
+    head = ["model", "backend", "configuration", "median ms", "FP32/INT8", "range over rounds"]
+    rows = []
+    for r in s["rows"]:
+        if "error" in r:
+            rows.append([r["model"], r["backend"], r["label"], "fails", "-", r["error"].replace("|", "/")])
+            continue
+        ratio = "-" if r["tool"] == "fp32" else f"{r['ratio']:.2f}x"
+        rng = "-" if r["tool"] == "fp32" else f"[{r['ratio_min']:.2f}, {r['ratio_max']:.2f}]"
+        label = f"**{r['label']}**" if r["tool"] == "int8ptq" else r["label"]
+        rows.append(
+            [
+                r["model"],
+                {"ort": "onnxruntime", "ov": "OpenVINO"}[r["backend"]],
+                label,
+                f"{r['ms']:.1f}",
+                ratio,
+                rng,
+            ]
+        )
+    return text + common.md_table(head, rows)
+
+
+def islands(keys: list[str]) -> str:
+    head = [
+        "model",
+        "float islands in ORT's optimized graph (DQ -> op -> Q)",
+        "Q / DQ left",
+        "ORT ms per op type, FP32 (top 5)",
+        "ORT ms per op type, INT8 (top 6)",
+        "OV ms per layer [kernel], INT8 (top 5)",
+    ]
+    rows = []
+    for key in keys:
+        p = rw.WORK / f"islands-{key}-int8ptq.json"
+        if not p.exists():
+            continue
+        r = json.loads(p.read_text())
+        isl = r.get("islands", {})
+
+        def top(d: dict, n: int) -> str:
+            return ", ".join(f"{k} {v:.1f}" for k, v in list(d.items())[:n])
+
+        rows.append(
+            [
+                key,
+                ", ".join(f"{k} x{v}" for k, v in isl.get("islands", {}).items()) or "none",
+                " / ".join(
+                    str(isl.get("qdq_left", {}).get(k, 0)) for k in ("QuantizeLinear", "DequantizeLinear")
+                ),
+                top(r["ort_ms"]["fp32"], 5),
+                top(r["ort_ms"]["int8"], 6),
+                top(r["ov_ms"]["int8"], 5),
+            ]
+        )
+    return (
+        common.md_table(head, rows)
+        if rows
+        else "Not measured yet (python benchmarks/realworld_islands.py).\n"
+    )
+
+
+def write(keys: list[str], notes: str = "") -> Path:
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    text = (
+        "# Real models as shipped: int8ptq, onnxruntime and NNCF side by side (issue 13)\n\n"
+        "Written by `python benchmarks/realworld.py report` from the runs of `benchmarks/realworld.py "
+        "quantize`, `benchmarks/realworld_speed.py` and `benchmarks/realworld_islands.py`.  \n"
+        f"Commit: {common.commit()}  \nDate: {stamp}  \nMachine: {common.machine()}  \n"
+        f"ISA: {common.isa_line()}\n\n"
+        "Every tool quantizes the same FP32 model (the .onnx file in its package) on the same calibration "
+        "samples and is judged on the same held-out samples by the examples' task metrics, against FP32 "
+        "on the same backend (onnxruntime: ORT; OpenVINO: OV). int8ptq: `int8ptq quantize` at its defaults. "
+        "onnxruntime: `quantize_static` (QDQ, U8S8, after `quant_pre_process`), a grid of per-channel x "
+        "reduce_range x MinMax/Percentile/Entropy; its best is the highest metric on onnxruntime. NNCF 3.4 "
+        "with OpenVINO: `nncf.quantize` of the model read by OpenVINO, presets performance and mixed; its "
+        "best is the highest metric on OpenVINO. Quantize times ran on a shared machine: each shows the "
+        "load average it ran under.\n\n"
+    )
+    text += "## Task metric against FP32, each tool's best\n\n" + summary(keys) + "\n"
+    text += (
+        "Data (calibration / held-out evaluation): "
+        + "; ".join(f"{k}: {about(k)['data']}" for k in keys)
+        + ".\n\n"
+    )
+    text += notes
+    text += "## Speed: FP32 against INT8, batch 1, 2 threads\n\n" + speed() + "\n"
+    text += "## Where the INT8 time goes (int8ptq's models)\n\n" + islands(keys) + "\n"
+    text += "## Every setting\n\n" + every_setting(keys)
+    rw.RESULTS.write_text(text)
+    print(f"wrote {rw.RESULTS}")
+    return rw.RESULTS
