@@ -54,6 +54,7 @@ class Case:
     weights: dict[str, np.ndarray] = field(default_factory=dict)  # quantized int8 (per tensor)
     data: Callable[[np.random.Generator, tuple[int, ...]], np.ndarray] | None = None
     opset: int = 17
+    quantize_inside: bool = True  # False: the ops form one float island (DQ in, Q out only)
 
 
 def _feat(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
@@ -126,13 +127,40 @@ def cases() -> list[Case]:
             data=_pre,
         ),
         Case(
-            "SiLU = Mul(x, Sigmoid(x))",
+            "SiLU = Mul(x, Sigmoid(x)), each op quantized",
             "YOLOv8n backbone",
             [_n("Sigmoid", ["x"], ["s"]), _n("Mul", ["x", "s"], ["y"])],
             {"x": (1, 32, 80, 80)},
             ["y"],
             data=_pre,
         ),
+        Case(
+            "SiLU as one float island",
+            "YOLOv8n backbone",
+            [_n("Sigmoid", ["x"], ["s"]), _n("Mul", ["x", "s"], ["y"])],
+            {"x": (1, 32, 80, 80)},
+            ["y"],
+            data=_pre,
+            quantize_inside=False,
+        ),
+        *[
+            Case(
+                "HardSwish as Add, Clip, Mul, Div" + ("" if inside else ", one float island"),
+                "PP-OCRv5 cls (opset 11 export)",
+                [
+                    _n("Add", ["x", "three"], ["a"]),
+                    _n("Clip", ["a", "zero", "six"], ["c"]),
+                    _n("Mul", ["x", "c"], ["m"]),
+                    _n("Div", ["m", "six"], ["y"]),
+                ],
+                {"x": (1, 64, 12, 48)},
+                ["y"],
+                consts={k: np.array(v, np.float32) for k, v in (("three", 3), ("zero", 0), ("six", 6))},
+                data=_pre,
+                quantize_inside=inside,
+            )
+            for inside in (True, False)
+        ],
         Case(
             "Split (2 halves)",
             "YOLOv8n C2f",
@@ -313,12 +341,12 @@ def qdq_model(c: Case, q: dict[str, tuple[float, int]]) -> onnx.ModelProto:
         for o in n.output:
             if o in c.outputs:
                 nodes.append(_n("QuantizeLinear", [o, *qp(o)], [f"{o}_q"]))
-            else:  # an intermediate tensor: quantized too, read back in float
+            elif c.quantize_inside:  # an intermediate tensor: quantized too, read back in float
                 nodes += [
                     _n("QuantizeLinear", [o, *qp(o)], [f"{o}_iq"]),
                     _n("DequantizeLinear", [f"{o}_iq", f"{o}_s", f"{o}_z"], [f"{o}_dq"]),
                 ]
-    inner = {o for n in c.nodes for o in n.output if o not in c.outputs}
+    inner = {o for n in c.nodes for o in n.output if o not in c.outputs} if c.quantize_inside else set()
     for n in ops:  # the ops read the dequantized intermediate tensors
         for i, name in enumerate(n.input):
             if name in inner:
@@ -401,15 +429,20 @@ def interleaved(fns: dict[str, Callable[[], object]], rounds: int, seconds: floa
     return {k: float(np.median(v)) for k, v in times.items()}
 
 
-def measure(c: Case, rounds: int) -> dict[str, object]:
-    """Error and net latencies (µs, the overhead graph subtracted) of one case."""
+def samples(c: Case, calib: int = 8) -> tuple[dict[str, tuple[float, int]], dict, dict]:
+    """Quantization parameters from `calib` samples; a held-out sample quantized (uint8 feed
+    of the QDQ graph) and dequantized (float feed of the FP32 graph: the same values)."""
     rng = np.random.default_rng(0)
     make = c.data or _feat
-    calib = [{k: make(rng, v) for k, v in c.inputs.items()} for _ in range(8)]
-    q = ranges(c, calib)
-    x = {k: make(rng, v) for k, v in c.inputs.items()}
-    xq = quantize_inputs(x, q)
+    q = ranges(c, [{k: make(rng, v) for k, v in c.inputs.items()} for _ in range(calib)])
+    xq = quantize_inputs({k: make(rng, v) for k, v in c.inputs.items()}, q)
     x_dq = {k: ((xq[f"{k}_q"].astype(np.float32) - q[k][1]) * q[k][0]).astype(np.float32) for k in c.inputs}
+    return q, xq, x_dq
+
+
+def measure(c: Case, rounds: int) -> dict[str, object]:
+    """Error and net latencies (µs, the overhead graph subtracted) of one case."""
+    q, xq, x_dq = samples(c)
     res: dict[str, object] = {"name": c.name, "where": c.where, "shapes": c.inputs}
     with tempfile.TemporaryDirectory() as d:
         paths = {

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -194,63 +195,114 @@ def _one_line(e: BaseException, width: int = 320) -> str:
     return f"{type(e).__name__}: {text}"
 
 
-def calib_folder(task: Task, d: Path) -> Path:
-    """The calibration samples as a folder of .npz files keyed by the model's input name:
-    what `int8ptq quantize --calib` and the NNCF script read."""
+def _save_list(path: Path, arrays: list[np.ndarray]) -> None:
+    tmp = path.with_name(".tmp-" + path.name)
+    np.savez(tmp, **{f"{i:05d}": a for i, a in enumerate(arrays)})
+    tmp.replace(path)
+
+
+def _load_list(path: Path) -> list[np.ndarray]:
+    with np.load(path) as z:
+        return [z[k] for k in sorted(z.files)]
+
+
+def prepare(task: Task) -> Path:
+    """WORK/<model>/: task.json, the calibration samples as a folder of .npz files keyed by
+    the input name (what `int8ptq quantize --calib` and the NNCF script read), the held-out
+    samples (eval.npz) and FP32's outputs on them on each backend (ref-ort.npz, ref-ov.npz)."""
     import onnx
 
-    folder = d / "calib"
-    if not folder.is_dir():
+    d = WORK / task.key
+    (d / "models").mkdir(parents=True, exist_ok=True)
+    about = {"name": task.name, "metric": task.metric, "data": task.data}
+    (d / "task.json").write_text(json.dumps(about, indent=1))
+    if not (d / "calib").is_dir():
         name = onnx.load(str(task.fp32), load_external_data=False).graph.input[0].name
         EX.common.save_samples(d / ".calib.tmp", name, task.calib)
-        (d / ".calib.tmp").replace(folder)
-    return folder
+        (d / ".calib.tmp").replace(d / "calib")
+    if not (d / "eval.npz").exists():
+        _save_list(d / "eval.npz", task.eval)
+    for backend in ("ort", "ov"):
+        if not (d / f"ref-{backend}.npz").exists():
+            child("outputs", task.fp32, backend, d / "eval.npz", d / f"ref-{backend}.npz")
+    return d
+
+
+def child(*args: object) -> str:
+    """Run a step in a process of its own (a backend that crashes, or a quantizer killed for
+    memory, is then a recorded failure); its last stdout line. Raises with the step's last
+    error line, or the signal that ended it."""
+    r = subprocess.run([sys.executable, __file__, "_child", *map(str, args)], capture_output=True, text=True)
+    if r.returncode == 0:
+        return r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
+    last = (r.stderr.strip().splitlines() or [""])[-1]
+    if r.returncode < 0:
+        raise RuntimeError(f"crashed ({signal.Signals(-r.returncode).name}) {last}".strip())
+    raise RuntimeError(last or f"exit code {r.returncode}")
+
+
+def _run_child(argv: list[str]) -> None:
+    """The steps `child` runs: `outputs FILE BACKEND EVAL.npz OUT.npz` and
+    `ort FP32 CALIB_DIR OUT METHOD PER_CHANNEL REDUCE_RANGE` (prints the seconds)."""
+    try:
+        if argv[0] == "outputs":
+            path, backend, xs, out = Path(argv[1]), argv[2], Path(argv[3]), Path(argv[4])
+            run = columns.runner(path, backend)
+            _save_list(out, [np.asarray(run(x[None])) for x in _load_list(xs)])
+            return
+        fp32, calib, out, method, pc, rr = argv[1:7]
+        samples = []
+        for f in sorted(Path(calib).glob("*.npz")):
+            with np.load(f) as z:
+                samples.append(z[z.files[0]])
+        t = time.perf_counter()
+        EX.ort.quantize_ort(
+            Path(fp32), Path(out), samples, per_channel=pc == "True", reduce_range=rr == "True", method=method
+        )
+        print(round(time.perf_counter() - t, 2))
+    except Exception as e:  # noqa: BLE001 - the parent records the one line
+        print(_one_line(e), file=sys.stderr)
+        sys.exit(1)
 
 
 def quantize(task: Task, s: Setting, d: Path, out: Path) -> float:
     """Make `out` with setting `s`; the quantize time in seconds. Raises on failure."""
     if s.tool == "int8ptq":
         try:
-            return float(EX.common.quantize_cli(task.fp32, out, calib_folder(task, d))["wall_seconds"])
+            return float(EX.common.quantize_cli(task.fp32, out, d / "calib")["wall_seconds"])
         except SystemExit as e:  # quantize_cli exits with the command's message
             raise RuntimeError(str(e.code)) from None
+    o = dict(s.options)
     if s.tool == "ort":
-        t = time.perf_counter()
-        EX.ort.quantize_ort(task.fp32, out, task.calib, **dict(s.options))  # type: ignore[arg-type]
-        return time.perf_counter() - t
-    cmd = [NNCF_PYTHON, str(HERE / "realworld_nncf.py"), str(task.fp32), str(calib_folder(task, d)), str(out)]
-    r = subprocess.run([*cmd, "--preset", dict(s.options)["preset"]], capture_output=True, text=True)
+        return float(
+            child("ort", task.fp32, d / "calib", out, o["method"], o["per_channel"], o["reduce_range"])
+        )
+    cmd = [NNCF_PYTHON, str(HERE / "realworld_nncf.py"), str(task.fp32), str(d / "calib"), str(out)]
+    r = subprocess.run([*cmd, "--preset", str(o["preset"])], capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError((r.stderr.strip().splitlines() or [f"exit code {r.returncode}"])[-1])
     return float(json.loads(r.stdout.strip().splitlines()[-1])["seconds"])
 
 
-def outputs(path: Path, backend: str, xs: list[np.ndarray]) -> list[np.ndarray]:
-    """The first output of the model on each sample (batch of 1), 2 threads."""
-    run = columns.runner(path, backend)
-    return [np.asarray(run(x[None])) for x in xs]
-
-
-def evaluate(task: Task, path: Path, refs: dict[str, list[np.ndarray]]) -> dict[str, object]:
+def evaluate(task: Task, d: Path, path: Path) -> dict[str, object]:
     """The task metric against FP32 on each backend that runs the file (NNCF's IR: OpenVINO
-    only); a backend that fails on the file is recorded with its error."""
+    only); a backend that fails on the file (or crashes) is recorded with its error."""
     res: dict[str, object] = {}
     for backend in ("ort", "ov"):
         if backend == "ort" and path.suffix != ".onnx":
             continue
+        got = d / f".out-{backend}.npz"
         try:
-            res[backend] = task.score(refs[backend], outputs(path, backend, task.eval))
+            child("outputs", path, backend, d / "eval.npz", got)
+            res[backend] = task.score(_load_list(d / f"ref-{backend}.npz"), _load_list(got))
         except Exception as e:  # noqa: BLE001 - recorded: how and where it fails
             res[backend + "_error"] = _one_line(e)
+        got.unlink(missing_ok=True)
     return res
 
 
 def run_task(task: Task, only: set[str] | None = None) -> None:
-    d = WORK / task.key
-    (d / "models").mkdir(parents=True, exist_ok=True)
-    about = {"name": task.name, "metric": task.metric, "data": task.data}
-    (d / "task.json").write_text(json.dumps(about, indent=1))
-    refs = {b: outputs(task.fp32, b, task.eval) for b in ("ort", "ov")}
+    d = prepare(task)
     for s in settings():
         meta = d / "models" / f"{s.slug}.json"
         if (only and s.slug not in only and s.tool not in only) or meta.exists():
@@ -261,7 +313,7 @@ def run_task(task: Task, only: set[str] | None = None) -> None:
         try:
             info["seconds"] = round(quantize(task, s, d, out), 1)
             info["load_after"] = round(common.load_average(), 2)
-            info["metric"] = evaluate(task, out, refs)
+            info["metric"] = evaluate(task, d, out)
         except Exception as e:  # noqa: BLE001 - a peer that fails counts as a failure
             info["error"] = f"quantize: {_one_line(e)}"
         meta.write_text(json.dumps(info, indent=1))
@@ -281,6 +333,9 @@ def best(infos: list[dict], tool: str) -> dict | None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["_child"]:
+        _run_child(sys.argv[2:])
+        return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("what", choices=("quantize", "report"))
     ap.add_argument("--models", default=",".join(TASKS))

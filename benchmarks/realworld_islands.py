@@ -66,8 +66,9 @@ def float_islands(path: Path) -> dict[str, object]:
     return {"float_after_dq": dict(fed), "islands": dict(islands), "qdq_left": dict(left), "ops": dict(ops)}
 
 
-def ort_profile(path: Path, x: np.ndarray, runs: int) -> dict[str, float]:
-    """Milliseconds per run spent in each op type (onnxruntime's profiler)."""
+def ort_profile(path: Path, x: np.ndarray, runs: int, by: str = "op_name") -> dict[str, float]:
+    """Milliseconds per run spent in each op type (onnxruntime's profiler; by="node": in
+    each node, "name (op type)", the 15 slowest)."""
     s = _session(path, enable_profiling=True)
     name = s.get_inputs()[0].name
     for _ in range(runs):
@@ -78,12 +79,15 @@ def ort_profile(path: Path, x: np.ndarray, runs: int) -> dict[str, float]:
     out: Counter[str] = Counter()
     for e in events:
         if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time"):
-            out[e["args"]["op_name"]] += e["dur"] / 1000 / runs
-    return dict(out.most_common())
+            op = e["args"]["op_name"]
+            key = op if by == "op_name" else f"{e['name'].removesuffix('_kernel_time')} ({op})"
+            out[key] += e["dur"] / 1000 / runs
+    return {k: round(v, 3) for k, v in out.most_common(None if by == "op_name" else 15)}
 
 
-def ov_profile(path: Path, x: np.ndarray, runs: int) -> dict[str, float]:
-    """Milliseconds per run per (layer type, kernel) from OpenVINO's performance counters."""
+def ov_profile(path: Path, x: np.ndarray, runs: int, by: str = "type") -> dict[str, float]:
+    """Milliseconds per run per (layer type, kernel) from OpenVINO's performance counters
+    (by="node": per layer, its name too)."""
     import openvino as ov
 
     cfg = {"INFERENCE_NUM_THREADS": 2, "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
@@ -94,8 +98,11 @@ def ov_profile(path: Path, x: np.ndarray, runs: int) -> dict[str, float]:
         req.infer({0: x})
         for p in req.get_profiling_info():
             if p.real_time.total_seconds() > 0:
-                out[f"{p.node_type} [{p.exec_type}]"] += p.real_time.total_seconds() * 1000 / runs
-    return {k: round(v, 3) for k, v in out.most_common(25)}
+                key = f"{p.node_type} [{p.exec_type}]"
+                out[key if by == "type" else f"{p.node_name}: {key}"] += (
+                    p.real_time.total_seconds() * 1000 / runs
+                )
+    return {k: round(v, 3) for k, v in out.most_common(25 if by == "type" else 15)}
 
 
 def analyse(key: str, tool: str, runs: int) -> dict[str, object]:
@@ -109,7 +116,9 @@ def analyse(key: str, tool: str, runs: int) -> dict[str, object]:
     if int8.suffix == ".onnx":
         res["islands"] = float_islands(int8)
         res["ort_ms"] = {"fp32": ort_profile(task.fp32, x, runs), "int8": ort_profile(int8, x, runs)}
+        res["ort_int8_nodes_ms"] = ort_profile(int8, x, runs, by="node")
     res["ov_ms"] = {"fp32": ov_profile(task.fp32, x, runs), "int8": ov_profile(int8, x, runs)}
+    res["ov_int8_nodes_ms"] = ov_profile(int8, x, runs, by="node")
     return res
 
 
