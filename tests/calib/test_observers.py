@@ -70,3 +70,31 @@ def test_sampled_histogram_sees_the_sample_not_every_value():
     # the sample's distribution is the tensor's: medians agree within sampling error
     med = np.searchsorted(np.cumsum(fast.counts), fast.counts.sum() / 2)
     assert abs(fast.centers()[med] - np.median(x)) < 0.05
+
+
+def test_kl_keeps_most_of_a_relu6_range():
+    """A ReLU6 output: most values exactly zero, a tail up to 6 and a spike at 6. KL used to
+    smear the zeros over a whole level, so every threshold but its smallest (1/8 of the
+    range) looked costly and it clipped the tensor to 0.75."""
+    rng = np.random.default_rng(0)
+    x = np.minimum(np.maximum(rng.standard_normal(300_000) * 2.0 - 1.0, 0.0), 6.0).astype(np.float32)
+    o = HistogramObserver()
+    o.update(x)
+    assert (x == 0).mean() > 0.6 and o.hi == 6.0
+    lo, hi = compute_range(o, RangeMethod.KL)
+    assert lo == 0.0 and hi > 3.0
+    mse = compute_range(o, RangeMethod.MSE)
+    e_kl, e_mse = expected_error(o, np.array([lo, mse[0]]), np.array([hi, mse[1]]))
+    assert e_kl < 2.0 * e_mse
+
+
+def test_kl_candidates_start_at_the_levels_of_the_tensor_signedness():
+    """Non-negative tensors get 255 levels (all of uint8), signed ones 128 per side: the
+    smallest threshold KL may pick is 255 or 128 bins of 2048 times the largest |x|."""
+    rng = np.random.default_rng(0)
+    for x, levels in ((np.abs(rng.standard_cauchy(200_000)), 255), (rng.standard_cauchy(200_000), 128)):
+        o = HistogramObserver()
+        o.update(np.clip(x, -1e4, 1e4).astype(np.float32))
+        lo, hi = compute_range(o, RangeMethod.KL)
+        amax = max(abs(o.lo), abs(o.hi))
+        assert max(hi, -lo) >= amax * levels / 2048 * (1 - 1e-6)

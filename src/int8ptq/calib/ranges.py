@@ -76,30 +76,57 @@ def _mse(obs: HistogramObserver, opts: RangeOptions) -> tuple[float, float]:
     return float(los[k]), float(his[k])
 
 
-def _kl(obs: HistogramObserver, levels: int = 128) -> tuple[float, float]:
-    """Entropy calibration (TensorRT, MKL-DNN): the |x| threshold whose `levels`-step
-    quantized distribution is closest in KL divergence to the clipped original."""
+def _abs_histogram(obs: HistogramObserver, bins: int, amax: float) -> np.ndarray:
+    """|x| on `bins` equal bins over [0, amax], re-binned from the observer's CDF with the
+    negative side folded onto the positive one (interpolating the CDF: no empty bins from
+    aliasing). Mass beyond amax (the observer's bins overhang it) goes to the last bin."""
+    assert obs.edges is not None
+    cdf = np.concatenate([[0.0], np.cumsum(obs.counts)])
+
+    def at(x: np.ndarray | float) -> np.ndarray:
+        return np.interp(x, obs.edges, cdf, left=0.0, right=cdf[-1])
+
+    t = np.linspace(0.0, amax, bins + 1)
+    below = (at(t) - at(0.0)) + (at(0.0) - at(-t))  # mass of |x| <= t
+    hist = np.maximum(np.diff(below), 0.0)
+    hist[-1] += max(cdf[-1] - below[-1], 0.0)
+    return hist
+
+
+def kl_divergence(hist: np.ndarray, i: int, levels: int) -> float:
+    """TensorRT's entropy criterion for the threshold at bin `i`: the clipped distribution P
+    (the mass beyond the threshold added to its last bin) against Q, the first `i` bins
+    rounded to `levels` + 1 grid points (0 and the threshold included) and each point's mass
+    spread back over its non-empty bins. The bins of 0 and of the threshold keep their own
+    mass: both are exact grid points, where a ReLU's zeros and a clip's saturated values
+    pile up, and smearing those point masses over a whole step made every threshold but the
+    smallest (a step per bin: no smearing at all) look costly."""
+    src = hist[:i]
+    p = src.copy()
+    p[-1] += hist[i:].sum()
+    group = np.rint((np.arange(i) + 0.5) * levels / i).astype(np.int64) + 1
+    group[0], group[-1] = 0, levels + 2
+    sums = np.bincount(group, weights=src, minlength=levels + 3)
+    nonempty = np.bincount(group, weights=(src > 0).astype(float), minlength=levels + 3)
+    q = np.where(src > 0, sums[group] / np.maximum(nonempty[group], 1.0), 0.0)
+    nz = p > 0
+    ps, qs = p[nz] / p.sum(), q[nz] / max(q.sum(), 1e-12)
+    return float(np.sum(ps * np.log(ps / np.maximum(qs, 1e-12))))
+
+
+def _kl(obs: HistogramObserver, levels: int = 128, bins: int = 2048, stride: int = 16) -> tuple[float, float]:
+    """Entropy calibration (TensorRT, MKL-DNN): the |x| threshold whose quantized
+    distribution is closest in KL divergence to the clipped original. Candidates run from
+    `levels` bins (255 levels for a non-negative tensor, which gets all of uint8; 128 per
+    side for a signed one) to all of them."""
     amax = max(abs(obs.lo), abs(obs.hi))
-    if amax <= 0:
+    if amax <= 0 or obs.edges is None:
         return 0.0, 0.0
-    nb = 2048
-    hist, _ = np.histogram(np.abs(obs.centers()), bins=nb, range=(0, amax), weights=obs.counts)
+    hist = _abs_histogram(obs, bins, amax)
     levels = LEVELS if obs.lo >= 0 else levels
-    best, best_i = np.inf, nb
-    for i in range(levels, nb + 1, 16):
-        p = hist[:i].copy()
-        p[-1] += hist[i:].sum()
-        nz = p > 0
-        # merge i bins into `levels` groups, spread each group's mass over its non-empty bins
-        group = (np.arange(i) * levels) // i
-        sums = np.bincount(group, weights=hist[:i], minlength=levels)
-        nonempty = np.bincount(group, weights=(hist[:i] > 0).astype(float), minlength=levels)
-        q = np.where(nz, sums[group] / np.maximum(nonempty[group], 1), 0.0)
-        ps, qs = p[nz] / p.sum(), q[nz] / max(q.sum(), 1e-12)
-        kl = float(np.sum(ps * np.log(ps / np.maximum(qs, 1e-12))))
-        if kl < best:
-            best, best_i = kl, i
-    t = amax * best_i / nb
+    candidates = [*range(levels, bins, stride), bins]
+    best_i = candidates[int(np.argmin([kl_divergence(hist, i, levels) for i in candidates]))]
+    t = amax * best_i / bins
     return (max(obs.lo, -t) if obs.lo < 0 else 0.0), min(obs.hi, t)
 
 
