@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from int8ptq.ir.graph import Graph
+from int8ptq.passes.fold_affine import fold_affine
 from int8ptq.passes.fold_bn import fold_bn
 from int8ptq.passes.fold_constants import fold_constants
 from int8ptq.passes.fold_pad import fold_pad
@@ -20,7 +21,9 @@ Pass = Callable[[Graph], int]
 PREPARE: list[tuple[str, Pass]] = [
     ("remove_identity", remove_identity),
     ("fold_constants", fold_constants),
+    ("fold_affine", fold_affine),  # before and after BN folding: Conv-Add-BN and Conv-BN-Mul
     ("fold_bn", fold_bn),
+    ("fold_affine", fold_affine),
     ("fold_pad", fold_pad),
     ("remove_identity", remove_identity),
 ]
@@ -40,6 +43,7 @@ def prepare(graph: Graph) -> dict[str, int]:
 __all__ = [
     "PREPARE",
     "Pass",
+    "fold_affine",
     "fold_bn",
     "fold_constants",
     "fold_pad",
