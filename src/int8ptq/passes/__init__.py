@@ -13,6 +13,7 @@ from int8ptq.passes.fold_affine import fold_affine
 from int8ptq.passes.fold_bn import fold_bn
 from int8ptq.passes.fold_constants import fold_constants
 from int8ptq.passes.fold_pad import fold_pad
+from int8ptq.passes.fuse_hard_activations import fuse_hard_activations
 from int8ptq.passes.remove_identity import remove_identity
 from int8ptq.passes.shape_inference import infer_shapes
 
@@ -25,6 +26,7 @@ PREPARE: list[tuple[str, Pass]] = [
     ("fold_bn", fold_bn),
     ("fold_affine", fold_affine),
     ("fold_pad", fold_pad),
+    ("fuse_hard_activations", fuse_hard_activations),
     ("remove_identity", remove_identity),
 ]
 
@@ -47,6 +49,7 @@ __all__ = [
     "fold_bn",
     "fold_constants",
     "fold_pad",
+    "fuse_hard_activations",
     "infer_shapes",
     "prepare",
     "remove_identity",
