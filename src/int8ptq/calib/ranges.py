@@ -22,6 +22,9 @@ class RangeMethod(str, enum.Enum):
     MSE = "mse"
     KL = "kl"
     AUTO = "auto"
+    # chosen by the error caused in the consuming layers' outputs (algorithms.OutputAwareRanges);
+    # from a histogram alone (a tensor without pointwise consumers), the same as mse
+    OUTPUT = "output"
 
     @property
     def needs_histogram(self) -> bool:
@@ -80,14 +83,16 @@ def _abs_histogram(obs: HistogramObserver, bins: int, amax: float) -> np.ndarray
     """|x| on `bins` equal bins over [0, amax], re-binned from the observer's CDF with the
     negative side folded onto the positive one (interpolating the CDF: no empty bins from
     aliasing). Mass beyond amax (the observer's bins overhang it) goes to the last bin."""
-    assert obs.edges is not None
+    edges = obs.edges
+    assert edges is not None
     cdf = np.concatenate([[0.0], np.cumsum(obs.counts)])
 
-    def at(x: np.ndarray | float) -> np.ndarray:
-        return np.interp(x, obs.edges, cdf, left=0.0, right=cdf[-1])
+    def at(x: np.ndarray) -> np.ndarray:
+        return np.asarray(np.interp(x, edges, cdf, left=0.0, right=cdf[-1]))
 
     t = np.linspace(0.0, amax, bins + 1)
-    below = (at(t) - at(0.0)) + (at(0.0) - at(-t))  # mass of |x| <= t
+    zero = at(np.zeros(1))[0]
+    below = (at(t) - zero) + (zero - at(-t))  # mass of |x| <= t
     hist = np.maximum(np.diff(below), 0.0)
     hist[-1] += max(cdf[-1] - below[-1], 0.0)
     return hist
@@ -141,7 +146,7 @@ def compute_range(
         return _minmax(obs)
     if method is RangeMethod.PERCENTILE:
         return _percentile(obs, opts)
-    if method is RangeMethod.MSE:
+    if method in (RangeMethod.MSE, RangeMethod.OUTPUT):
         return _mse(obs, opts)
     if method is RangeMethod.KL:
         return _kl(obs)
