@@ -14,14 +14,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
+
 from int8ptq.calib.covariance import CovarianceObserver, observer_or_reason
 from int8ptq.calib.observers import ChannelMaxObserver, HistogramObserver, MinMaxObserver, Observer
-from int8ptq.calib.ranges import RangeMethod, RangeOptions, compute_range
+from int8ptq.calib.ranges import RangeMethod, RangeOptions, compute_range, expected_error
+from int8ptq.calib.samples import RowSampleObserver
 from int8ptq.ir import Graph
+from int8ptq.ir.ops import group, trans_a, trans_b
 from int8ptq.passes.equalize import equalize, find_pairs
 from int8ptq.quant.isa import Isa
 from int8ptq.quant.plan import QuantPlan
 from int8ptq.quant.qdq import WeightGuard
+from int8ptq.quant.qmath import activation_qparams
 from int8ptq.quant.rounding import CompensatingRounder
 from int8ptq.quant.rules import RULES
 from int8ptq.quant.saturation import guard_for
@@ -85,6 +90,89 @@ def ranges_from(
     """Each planned activation's range by `method`, from its observer (tune tries several
     methods on the statistics of one pass)."""
     return {t: compute_range(observers[t], method, opts) for t in plan.activations}
+
+
+@dataclass
+class OutputAwareRanges:
+    """Activation ranges chosen by the error they cause where they are consumed, not by the
+    tensor's own error alone. Needs a sample of rows of each activation that a pointwise
+    layer (1x1 Conv, Gemm, MatMul with constant weights) reads; each candidate range (the
+    histogram's MSE pick, scaled) quantizes the rows, and its cost is the noise-to-signal
+    ratio of every pointwise consumer's output (its FP32 weights times the rows), plus the
+    tensor's own ratio (from its histogram) for every other consumer. Tensors without a
+    pointwise consumer keep the MSE pick."""
+
+    observers: dict[str, RowSampleObserver] = field(default_factory=dict)
+
+    def needs(self, g: Graph, plan: QuantPlan | None) -> Requests:
+        assert plan is not None
+        self.observers = {}
+        for t in plan.activations:
+            weights = pointwise_weights(g, t)[0]
+            if weights:
+                self.observers[t] = RowSampleObserver.for_width(weights[0].shape[1])
+        return {f"rows:{t}": (t, o) for t, o in self.observers.items()}
+
+    def ranges(
+        self, g: Graph, plan: QuantPlan, hist: Mapping[str, MinMaxObserver], opts: RangeOptions
+    ) -> dict[str, tuple[float, float]]:
+        out = ranges_from(hist, plan, RangeMethod.MSE, opts)
+        for t, o in self.observers.items():
+            rows, h = o.sample(), hist[t]
+            weights, others = pointwise_weights(g, t)
+            if rows is not None and weights and isinstance(h, HistogramObserver) and h.count:
+                out[t] = downstream_range(rows, weights, others, h, out[t])
+        return out
+
+
+def pointwise_weights(g: Graph, tensor: str) -> tuple[list[np.ndarray], int]:
+    """The (O, K) weight matrices of the pointwise layers reading `tensor` as their data
+    input, and how many other consumers it has (a graph output counts as one)."""
+    weights, others = [], int(g.is_graph_output(tensor))
+    for n in g.consumers(tensor):
+        w = g.const(n.input[1]) if len(n.input) > 1 and n.input[0] == tensor else None
+        m = None
+        if w is not None and n.op_type == "Conv" and w.ndim == 4 and w.shape[2:] == (1, 1) and group(n) == 1:
+            m = w.reshape(w.shape[0], -1)
+        elif w is not None and n.op_type == "Gemm" and w.ndim == 2 and not trans_a(n):
+            m = w if trans_b(n) else w.T
+        elif w is not None and n.op_type == "MatMul" and w.ndim == 2:
+            m = w.T
+        if m is None:
+            others += 1
+        else:
+            weights.append(np.asarray(m, np.float32))
+    return weights, others
+
+
+SCALES = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.2, 1.35, 1.5)  # of the MSE pick
+
+
+def downstream_range(
+    rows: np.ndarray, weights: list[np.ndarray], others: int, h: HistogramObserver, pick: tuple[float, float]
+) -> tuple[float, float]:
+    """The candidate range (`pick` scaled, within the observed extremes) with the smallest
+    summed noise-to-signal ratio over the consumers (see OutputAwareRanges)."""
+    floor, cap = min(h.lo, 0.0), max(h.hi, 0.0)
+    cands = sorted({(max(pick[0] * s, floor), min(pick[1] * s, cap)) for s in SCALES})
+    los, his = np.array([c[0] for c in cands]), np.array([c[1] for c in cands])
+    power = float((h.centers() ** 2 * h.counts).sum() / max(h.counts.sum(), 1.0))
+    cost = others * expected_error(h, los, his) / max(power, 1e-30)
+    # sum over consumers of |e W_c^T|^2 / |x W_c^T|^2 = |e A^T|^2, A the stacked scaled W_c;
+    # with more output channels than inputs, e (A^T A) e^T is the cheaper form
+    a = np.concatenate([w / np.sqrt(max(float(((rows @ w.T) ** 2).sum()), 1e-30)) for w in weights])
+    gram = a.T @ a if a.shape[0] > a.shape[1] else None
+    for k, (lo, hi) in enumerate(cands):
+        e = _fake_quantize(rows, lo, hi) - rows
+        cost[k] += float(((e @ gram) * e).sum()) if gram is not None else float(((e @ a.T) ** 2).sum())
+    return cands[int(np.argmin(cost))]
+
+
+def _fake_quantize(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Quantize then dequantize with the uint8 parameters of [lo, hi] (as QDQ computes it)."""
+    qp = activation_qparams(lo, hi)
+    s, z = np.float32(qp.scale), np.float32(qp.zero_point)
+    return (np.clip(np.rint(x / s) + z, 0, 255) - z) * s
 
 
 @dataclass

@@ -14,6 +14,7 @@ from int8ptq.algorithms import (
     Algorithm,
     CompensatingRounding,
     Equalization,
+    OutputAwareRanges,
     RangeEstimation,
     Requests,
     SaturationGuard,
@@ -23,7 +24,8 @@ from int8ptq.algorithms import (
 from int8ptq.calib.collect import collect
 from int8ptq.calib.covariance import CovarianceObserver
 from int8ptq.calib.observers import MinMaxObserver
-from int8ptq.calib.ranges import RangeOptions
+from int8ptq.calib.ranges import RangeMethod, RangeOptions
+from int8ptq.calib.samples import RowSampleObserver
 from int8ptq.config import QuantConfig, Rounding
 from int8ptq.data.adapters import one_pass
 from int8ptq.data.feeds import Feed
@@ -69,6 +71,7 @@ class Statistics:
     images: int
     skipped: list[str] = field(default_factory=list)
     no_weights: dict[str, str] = field(default_factory=dict)  # node -> why it has no moments
+    samples: dict[str, RowSampleObserver] = field(default_factory=dict)  # for output-aware ranges
 
     @property
     def nonfinite(self) -> dict[str, int]:
@@ -121,21 +124,27 @@ def calibrate(
     histogram: bool | None = None,
     covariance: bool | None = None,
     exact: bool = False,
+    samples: bool | None = None,
 ) -> Statistics:
     """One pass over the calibration data feeding every statistic the algorithms declare:
-    activation ranges, and the weights' input moments for compensating rounding.
+    activation ranges, the weights' input moments for compensating rounding, and samples of
+    the activations pointwise layers read (output-aware ranges).
     `exact`: histograms also keep the true min and max (a full pass over every tensor)."""
     hist = cfg.method.needs_histogram if histogram is None else histogram
     cov = cfg.rounding is Rounding.COMPENSATE if covariance is None else covariance
     ranges = RangeEstimation(hist, cfg.bins, exact)
+    algorithms: list[Algorithm] = [ranges]
     rounding = CompensatingRounding() if cov else None
-    algorithms: list[Algorithm] = [ranges] if rounding is None else [ranges, rounding]
+    want_samples = cfg.method is RangeMethod.OUTPUT if samples is None else samples
+    output = OutputAwareRanges() if want_samples else None
+    algorithms += [a for a in (rounding, output) if a is not None]
     skipped: list[str] = []
     images = _collect(prep, data, cfg, requests_of(algorithms, prep.graph, plan), skipped)
     if images == 0:
         raise UserError("no calibration images could be read")
     weights, missing = (rounding.observers, rounding.missing) if rounding else ({}, {})
-    stats = Statistics(ranges.observers, weights, images, skipped, missing)
+    rows = output.observers if output else {}
+    stats = Statistics(ranges.observers, weights, images, skipped, missing, rows)
     for t, n in stats.nonfinite.items():
         warnings.warn(
             f"calibration: tensor {t!r} had {n} NaN/Inf values (left out of its range)", stacklevel=2
@@ -162,7 +171,7 @@ def calibrate_model(
     equalize_model(prep, data, cfg)
     plan = prep.plan(cfg.exclude)
     if every_method:  # exact: the trials include minmax, which needs the true extremes
-        stats = calibrate(prep, data, cfg, plan, histogram=True, covariance=True, exact=True)
+        stats = calibrate(prep, data, cfg, plan, histogram=True, covariance=True, exact=True, samples=True)
     else:
         stats = calibrate(prep, data, cfg, plan)
     return Calibrated(prep, plan, stats)
@@ -175,7 +184,10 @@ def build(
     """The QDQ model for these settings; `prep` is left as it was. `report` receives the
     layers that kept plain rounding or got no bias correction, with the reasons."""
     opts = RangeOptions(percentile=cfg.percentile)
-    ranges = ranges_from(stats.ranges, plan, cfg.method, opts)
+    if cfg.method is RangeMethod.OUTPUT:
+        ranges = OutputAwareRanges(stats.samples).ranges(prep.graph, plan, stats.ranges, opts)
+    else:
+        ranges = ranges_from(stats.ranges, plan, cfg.method, opts)
     isa = resolve(cfg.target_isa, cpu_info().isa)
     use = cfg.rounding is Rounding.COMPENSATE
     rounder = CompensatingRounding(stats.weights, stats.no_weights).rounder() if use else None

@@ -285,6 +285,10 @@ def _eval_set(
     raise UserError("--executor processes/ray needs the evaluation data as a path")
 
 
+# the range methods tried after the defaults, the likeliest to help first
+METHODS = (RangeMethod.OUTPUT, RangeMethod.PERCENTILE, RangeMethod.KL, RangeMethod.AUTO, RangeMethod.MINMAX)
+
+
 def _search(
     trial: Callable[[str, QuantConfig, list[str]], Trial],
     cfg: QuantConfig,
@@ -297,7 +301,7 @@ def _search(
     add the most error, fewest first; stops at the first trial within budget."""
     best_cfg = cfg
     if not trial("defaults", cfg, []).met:
-        for m in (RangeMethod.PERCENTILE, RangeMethod.KL, RangeMethod.AUTO, RangeMethod.MINMAX):
+        for m in METHODS:
             if m is cfg.method:
                 continue
             if trial(f"method {m.value}", dataclasses.replace(cfg, method=m), []).met:
