@@ -4,7 +4,7 @@ session) and integer-exact (every graph optimization off). 100 calibration image
 (calib.txt), the 1200 evaluation images (eval.txt), FP32 logits as the reference.
 Writes benchmarks/results/accuracy_methods.md (BENCHMARKS.md is bench's).
 
-    python benchmarks/accuracy_methods.py [efficientnet_lite0,efficientnet_lite1,...] [--limit N]
+    python benchmarks/accuracy_methods.py [efficientnet_lite0,...] [--limit N] [--only defaults,kl]
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ CONFIGS = {
     "nearest rounding": QuantConfig(rounding=Rounding.NEAREST),
     "ranges: percentile": QuantConfig(method=RangeMethod.PERCENTILE),
     "ranges: kl": QuantConfig(method=RangeMethod.KL),
+    "ranges: output": QuantConfig(method=RangeMethod.OUTPUT),
 }
 OUT = Path(__file__).resolve().parent / "results" / "accuracy_methods.md"
 
@@ -45,7 +46,7 @@ def _session(model, exact: bool):  # noqa: ANN001, ANN202
     return lambda x: s.run(None, {name: x})[0]
 
 
-def rows_for(name: str, limit: int | None) -> list[list[str]]:
+def rows_for(name: str, limit: int | None, only: list[str] | None = None) -> list[list[str]]:
     entry = get(name)
     fp32 = common.export_zoo(name, Path(tempfile.mkdtemp(prefix="int8ptq-methods-")) / "fp32.onnx")
     calib, _ = common.load_images("calib.txt", entry.preset, crop=entry.input_size)
@@ -55,10 +56,12 @@ def rows_for(name: str, limit: int | None) -> list[list[str]]:
     t = time.perf_counter()
     prep = prepare_model(load_model(fp32))
     plan = prep.plan()
-    stats = calibrate(prep, calib, QuantConfig(), plan)
+    stats = calibrate(prep, calib, QuantConfig(), plan, samples=True)  # + rows for "output"
     t_cal = time.perf_counter() - t
     rows = []
     for label, cfg in CONFIGS.items():
+        if only and not any(o in label for o in only):
+            continue
         t = time.perf_counter()
         model, _ = build(prep, stats, cfg, plan)
         t_build = time.perf_counter() - t
@@ -76,12 +79,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("models", nargs="?", default="efficientnet_lite0,efficientnet_lite1,efficientnet_lite2")
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--only", default=None, help="parts of configuration names: defaults,kl")
     args = ap.parse_args()
-    rows = [r for m in args.models.split(",") for r in rows_for(m, args.limit)]
+    only = args.only.split(",") if args.only else None
+    rows = [r for m in args.models.split(",") for r in rows_for(m, args.limit, only)]
     cols = ["model", "configuration", "agreement (real)", "cosine (real)", "top-1 drop (real)"]
     cols += ["agreement (exact)", "cosine (exact)", "top-1 drop (exact)", "calibrate + build"]
     OUT.parent.mkdir(exist_ok=True)
-    cmd = "python benchmarks/accuracy_methods.py"
+    cmd = " ".join(["python benchmarks/accuracy_methods.py", *sys.argv[1:]])
     head = f"# Accuracy methods\n\nCommand: `{cmd}`  \nMachine: {common.machine()}\n\n"
     OUT.write_text(head + common.md_table(cols, rows))
 
