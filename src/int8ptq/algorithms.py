@@ -108,9 +108,9 @@ class OutputAwareRanges:
         assert plan is not None
         self.observers = {}
         for t in plan.activations:
-            weights = pointwise_weights(g, t)[0]
+            weights, _, last = pointwise_weights(g, t)
             if weights:
-                self.observers[t] = RowSampleObserver.for_width(weights[0].shape[1])
+                self.observers[t] = RowSampleObserver.for_width(weights[0].shape[1], last_axis=last)
         return {f"rows:{t}": (t, o) for t, o in self.observers.items()}
 
     def ranges(
@@ -119,30 +119,37 @@ class OutputAwareRanges:
         out = ranges_from(hist, plan, RangeMethod.MSE, opts)
         for t, o in self.observers.items():
             rows, h = o.sample(), hist[t]
-            weights, others = pointwise_weights(g, t)
-            if rows is not None and weights and isinstance(h, HistogramObserver) and h.count:
+            weights, others, _ = pointwise_weights(g, t)
+            fits = rows is not None and weights and rows.shape[1] == weights[0].shape[1]
+            if fits and isinstance(h, HistogramObserver) and h.count:
+                assert rows is not None
                 out[t] = downstream_range(rows, weights, others, h, out[t])
         return out
 
 
-def pointwise_weights(g: Graph, tensor: str) -> tuple[list[np.ndarray], int]:
+def pointwise_weights(g: Graph, tensor: str) -> tuple[list[np.ndarray], int, bool]:
     """The (O, K) weight matrices of the pointwise layers reading `tensor` as their data
-    input, and how many other consumers it has (a graph output counts as one)."""
-    weights, others = [], int(g.is_graph_output(tensor))
+    input, how many other consumers it has (a graph output counts as one), and whether the
+    rows are along the last axis (Gemm, MatMul) rather than axis 1 (1x1 Conv). Consumers
+    that read the other axis of a tensor of rank > 2 count as others."""
+    weights, others, last = [], int(g.is_graph_output(tensor)), None
+    shape = g.shape(tensor)
     for n in g.consumers(tensor):
         w = g.const(n.input[1]) if len(n.input) > 1 and n.input[0] == tensor else None
-        m = None
+        m, axis_last = None, True
         if w is not None and n.op_type == "Conv" and w.ndim == 4 and w.shape[2:] == (1, 1) and group(n) == 1:
-            m = w.reshape(w.shape[0], -1)
+            m, axis_last = w.reshape(w.shape[0], -1), False
         elif w is not None and n.op_type == "Gemm" and w.ndim == 2 and not trans_a(n):
             m = w if trans_b(n) else w.T
         elif w is not None and n.op_type == "MatMul" and w.ndim == 2:
             m = w.T
-        if m is None:
+        same = last is None or axis_last == last or (shape is not None and len(shape) <= 2)
+        if m is None or not same:
             others += 1
         else:
             weights.append(np.asarray(m, np.float32))
-    return weights, others
+            last = axis_last if last is None else last
+    return weights, others, bool(last)
 
 
 SCALES = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.2, 1.35, 1.5)  # of the MSE pick

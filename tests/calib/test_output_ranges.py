@@ -3,27 +3,33 @@ by the error in the consumer's output rather than the tensor's own."""
 
 import numpy as np
 import pytest
+from onnx import TensorProto, helper
 
 from int8ptq.algorithms import downstream_range, pointwise_weights
 from int8ptq.calib.observers import HistogramObserver
 from int8ptq.calib.ranges import RangeMethod, compute_range
 from int8ptq.calib.samples import PixelRowReducer, RowSampleObserver
 from int8ptq.config import QuantConfig
+from int8ptq.ir.graph import Graph
 from int8ptq.pipeline import build, calibrate, prepare_model
 from int8ptq.quant.qmath import activation_qparams, dequantize, quantize
 from tests.calib.test_reducers import _run_reducer
-from tests.conftest import tiny_convnet
+from tests.conftest import init, make_model, tiny_convnet
 
 
-@pytest.mark.parametrize("shape", [(16, 40, 40), (3, 7, 7), (12, 50)])
-def test_pixel_rows_in_graph_equal_numpy(shape: tuple[int, ...]) -> None:
+@pytest.mark.parametrize(
+    ("shape", "last_axis"), [((16, 40, 40), False), ((3, 7, 7), False), ((12, 50), False), ((5, 9, 4), True)]
+)
+def test_pixel_rows_in_graph_equal_numpy(shape: tuple[int, ...], last_axis: bool) -> None:
+    """Rows are along axis 1 for a 1x1 Conv's input, along the last axis for a MatMul's."""
     x = np.random.default_rng(0).standard_normal((3, *shape)).astype(np.float32)
-    red = PixelRowReducer(shape, rows=8)
+    red = PixelRowReducer(shape, rows=8, last_axis=last_axis)
     got = red.from_outputs(_run_reducer(red, shape, x))
     ref = red.from_array(np.maximum(x, 0))  # the model's tensor is Relu(x)
     assert got is not None
     np.testing.assert_array_equal(got, ref)
-    assert ref.shape == (3 * 8, shape[0] if len(shape) == 3 else shape[-1])
+    width = shape[0] if len(shape) == 3 and not last_axis else shape[-1]
+    assert ref.shape == (3 * 8, width)
 
 
 def test_row_sample_memory_is_capped() -> None:
@@ -66,3 +72,14 @@ def test_output_method_builds_from_one_pass_and_falls_back_to_mse_without_consum
     mse, _ = build(prep, stats, QuantConfig(), plan)
     scales = {i.name: i for i in model.graph.initializer}
     assert len(model.graph.node) == len(mse.graph.node) and scales
+
+
+def test_a_matmul_on_a_4d_tensor_reads_rows_along_the_last_axis() -> None:
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, 3, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2, 3, 5])
+    w = np.arange(20, dtype=np.float32).reshape(4, 5)
+    nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("MatMul", ["r", "w"], ["y"])]
+    g = Graph(make_model(nodes, [init("w", w)], [x], [y]))
+    weights, others, last = pointwise_weights(g, "r")
+    assert last and others == 0 and len(weights) == 1
+    np.testing.assert_array_equal(weights[0], w.T)

@@ -21,17 +21,20 @@ from int8ptq.ir.graph import Graph
 
 @dataclass(frozen=True)
 class PixelRowReducer:
-    """About `rows` rows per image: pixels of a strided grid (4-D tensors), or a seeded
-    choice of the vectors along the last axis (2-D and 3-D ones)."""
+    """About `rows` rows per image: pixels of a strided grid (N, C, H, W tensors read along
+    axis 1), or a seeded choice of the vectors along the last axis (`last_axis`, or tensors
+    of other ranks)."""
 
     per_image: Shape | None
     rows: int
     seed: int = 0
+    last_axis: bool = False
     stride: int = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         stride = 1
-        if self.per_image is not None and len(self.per_image) == 3:
+        if self.spatial:
+            assert self.per_image is not None
             _, h, w = self.per_image
             # a grid of about 16 pixels per row wanted; each batch then keeps a seeded choice
             stride = max(1, int(np.ceil(np.sqrt(h * w / max(16 * self.rows, 1)))))
@@ -39,7 +42,7 @@ class PixelRowReducer:
 
     @property
     def spatial(self) -> bool:
-        return self.per_image is not None and len(self.per_image) == 3
+        return not self.last_axis and self.per_image is not None and len(self.per_image) == 3
 
     def add_nodes(self, g: Graph, tensor: str) -> list[str]:
         if not self.spatial or self.stride == 1:
@@ -55,13 +58,15 @@ class PixelRowReducer:
 
     def from_array(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, np.float32)
-        if self.spatial and x.ndim == 4:
+        spatial = not self.last_axis and x.ndim == 4
+        if spatial:
             x = x[:, :, :: self.stride, :: self.stride]
         rows = self._rows(x, len(x))
         return rows[np.isfinite(rows).all(axis=1)]
 
     def _rows(self, x: np.ndarray, images: int) -> np.ndarray:
-        rows = x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1]) if x.ndim == 4 else x.reshape(-1, x.shape[-1])
+        by_channel = x.ndim == 4 and not self.last_axis
+        rows = x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1]) if by_channel else x.reshape(-1, x.shape[-1])
         keep = self.rows * max(images, 1)
         return rows if len(rows) <= keep else rows[_seeded_choice(len(rows), keep, self.seed)]
 
@@ -72,22 +77,24 @@ ELEMENTS = 1 << 19  # values kept per tensor (2 MB): the row cap is this over th
 class RowSampleObserver:
     """Keeps the first `cap` rows the reducer gives (about `rows` per image)."""
 
-    def __init__(self, rows: int = 4, cap: int = 512) -> None:
-        self.rows_per_image, self.cap = rows, cap
+    def __init__(self, rows: int = 4, cap: int = 512, last_axis: bool = False) -> None:
+        self.rows_per_image, self.cap, self.last_axis = rows, cap, last_axis
         self.parts: list[np.ndarray] = []
         self.count = 0
         self.nonfinite = 0
 
     @staticmethod
-    def for_width(width: int, elements: int = ELEMENTS, images: int = 100) -> RowSampleObserver:
+    def for_width(
+        width: int, *, last_axis: bool = False, elements: int = ELEMENTS, images: int = 100
+    ) -> RowSampleObserver:
         """An observer keeping about `elements` values of rows `width` long, spread over
         `images` images: narrow tensors keep many rows (clipping is a rare event; its cost
         is measured better on more of them), wide ones at least a few per image."""
         cap = max(elements // max(width, 1), 256)
-        return RowSampleObserver(int(np.clip(cap // images, 4, 64)), cap)
+        return RowSampleObserver(int(np.clip(cap // images, 4, 64)), cap, last_axis)
 
     def reducer(self, per_image: Shape | None) -> PixelRowReducer:
-        return PixelRowReducer(per_image, self.rows_per_image)
+        return PixelRowReducer(per_image, self.rows_per_image, last_axis=self.last_axis)
 
     def add(self, rows: np.ndarray) -> None:
         room = self.cap - self.count
@@ -98,7 +105,7 @@ class RowSampleObserver:
     def update(self, x: np.ndarray) -> None:
         """Fold in one batch of the whole tensor."""
         x = np.asarray(x, np.float32)
-        self.add(self.reducer(x.shape[1:] if x.ndim == 4 else None).from_array(x))
+        self.add(self.reducer(x.shape[1:] if x.ndim >= 3 else None).from_array(x))
 
     def sample(self) -> np.ndarray | None:
         """The rows kept, (M, K); None if there are none."""
