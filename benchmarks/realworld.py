@@ -99,6 +99,14 @@ def _cls_score(refs: list[np.ndarray], gots: list[np.ndarray]) -> float:
     return float(np.mean([int(r.argmax()) == int(g.argmax()) for r, g in zip(refs, gots, strict=True)]))
 
 
+def model_file(key: str) -> Path:
+    """The shipped .onnx file of `key` (yolo, det, rec, cls)."""
+    parts = {"yolo": EX.yolo.MODEL, "det": EX.det.MODEL, "rec": EX.rec.MODEL, "cls": EX.cls.MODEL}
+    if key not in parts:
+        raise SystemExit(f"unknown model {key!r}: one of {', '.join(parts)}")
+    return EX.common.package_file(*parts[key])
+
+
 def make_task(key: str, n_calib: int | None = None, n_eval: int | None = None) -> Task:
     """The model, calibration and held-out samples of `key` as its example makes them (the
     sample counts of benchmarks/results/realworld.md unless given)."""
@@ -186,13 +194,17 @@ def settings() -> list[Setting]:
     return out
 
 
+class StepFailed(RuntimeError):
+    """A step run by `child` failed; the message is its own one line."""
+
+
 def _one_line(e: BaseException, width: int = 320) -> str:
     """The exception as one line: its type, the head and the tail of its message (where
     onnxruntime and OpenVINO put the cause)."""
     text = " ".join(line.strip() for line in str(e).splitlines() if line.strip())
     if len(text) > width:
         text = text[: width // 3] + " ... " + text[-2 * width // 3 :]
-    return f"{type(e).__name__}: {text}"
+    return text if isinstance(e, StepFailed) else f"{type(e).__name__}: {text}"
 
 
 def _save_list(path: Path, arrays: list[np.ndarray]) -> None:
@@ -237,8 +249,8 @@ def child(*args: object) -> str:
         return r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
     last = (r.stderr.strip().splitlines() or [""])[-1]
     if r.returncode < 0:
-        raise RuntimeError(f"crashed ({signal.Signals(-r.returncode).name}) {last}".strip())
-    raise RuntimeError(last or f"exit code {r.returncode}")
+        raise StepFailed(f"crashed ({signal.Signals(-r.returncode).name}) {last}".strip())
+    raise StepFailed(last or f"exit code {r.returncode}")
 
 
 def _run_child(argv: list[str]) -> None:
@@ -247,7 +259,9 @@ def _run_child(argv: list[str]) -> None:
     try:
         if argv[0] == "outputs":
             path, backend, xs, out = Path(argv[1]), argv[2], Path(argv[3]), Path(argv[4])
+            print("while loading or compiling the model", file=sys.stderr, flush=True)  # where, if it crashes
             run = columns.runner(path, backend)
+            print("while running the model", file=sys.stderr, flush=True)
             _save_list(out, [np.asarray(run(x[None])) for x in _load_list(xs)])
             return
         fp32, calib, out, method, pc, rr = argv[1:7]

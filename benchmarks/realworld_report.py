@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import tempfile
 from pathlib import Path
 
 import common
@@ -57,6 +58,9 @@ def summary(keys: list[str]) -> str:
     return common.md_table(head, rows)
 
 
+FINDINGS = "<!-- findings: written by hand, kept when this file is regenerated -->"
+
+
 def about(key: str) -> dict[str, str]:
     """The model's name, metric and data, as realworld.py wrote them."""
     p = rw.WORK / key / "task.json"
@@ -80,7 +84,9 @@ def every_setting(keys: list[str]) -> str:
             err = i.get("error") or "; ".join(
                 f"{b}: {m[b + '_error']}" for b in ("ort", "ov") if b + "_error" in m
             )
-            err = err.replace("|", "/")
+            err = err.replace("|", "/").replace("RuntimeError: ", "", 1)
+            if len(err) > 240:
+                err = err[:80] + " ... " + err[-160:]
             rows.append(
                 [key, i["tool"], i["label"], _metric(i, "ort"), _metric(i, "ov"), _seconds(i), err or "-"]
             )
@@ -98,7 +104,8 @@ def speed() -> str:
         f"Load average (1, 5, 15 min): {s['load_start']} at the start, {s['load_end']} at the end.\n\n"
         f"Batch 1, 2 threads; {s['rounds']} interleaved rounds of {s['calls']} calls per model; inputs "
         f"{', '.join(f'{k} {v}' for k, v in s['shapes'].items())}. Ratio = FP32 latency / INT8 latency "
-        "on the same backend (> 1: INT8 faster): median of the per-round ratios, [min, max] over rounds.\n\n"
+        "on the same backend (> 1: INT8 faster), of the median latencies; [min, max] of the per-round "
+        "ratios.\n\n"
     )
     head = ["model", "backend", "configuration", "median ms", "FP32/INT8", "range over rounds"]
     rows = []
@@ -161,6 +168,22 @@ def islands(keys: list[str]) -> str:
     )
 
 
+def ort_pre_process(keys: list[str]) -> str:
+    """Whether onnxruntime's recommended pre-processing (quant_pre_process) runs on each model
+    (where it fails, quantize_static runs on the model as shipped, as the examples do)."""
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    out = []
+    with tempfile.TemporaryDirectory() as d:
+        for key in keys:
+            try:
+                quant_pre_process(str(rw.model_file(key)), str(Path(d) / "pre.onnx"))
+                out.append(f"{key}: runs")
+            except Exception as e:  # noqa: BLE001 - how it fails is the finding
+                out.append(f"{key}: fails ({rw._one_line(e)})")
+    return "onnxruntime's `quant_pre_process` on the models as shipped: " + "; ".join(out) + ".\n\n"
+
+
 def write(keys: list[str], notes: str = "") -> Path:
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     text = (
@@ -172,11 +195,11 @@ def write(keys: list[str], notes: str = "") -> Path:
         "Every tool quantizes the same FP32 model (the .onnx file in its package) on the same calibration "
         "samples and is judged on the same held-out samples by the examples' task metrics, against FP32 "
         "on the same backend (onnxruntime: ORT; OpenVINO: OV). int8ptq: `int8ptq quantize` at its defaults. "
-        "onnxruntime: `quantize_static` (QDQ, U8S8, after `quant_pre_process`), a grid of per-channel x "
-        "reduce_range x MinMax/Percentile/Entropy; its best is the highest metric on onnxruntime. NNCF 3.4 "
-        "with OpenVINO: `nncf.quantize` of the model read by OpenVINO, presets performance and mixed; its "
-        "best is the highest metric on OpenVINO. Quantize times ran on a shared machine: each shows the "
-        "load average it ran under.\n\n"
+        "onnxruntime: `quantize_static` (QDQ, U8S8, after `quant_pre_process` where it runs), a grid of "
+        "per-channel x reduce_range x MinMax/Percentile/Entropy; its best is the highest metric on "
+        "onnxruntime. NNCF 3.4 with OpenVINO: `nncf.quantize` of the model read by OpenVINO, presets "
+        "performance and mixed; its best is the highest metric on OpenVINO. Quantize times ran on a "
+        "shared machine: each shows the load average it ran under.\n\n"
     )
     text += "## Task metric against FP32, each tool's best\n\n" + summary(keys) + "\n"
     text += (
@@ -184,10 +207,12 @@ def write(keys: list[str], notes: str = "") -> Path:
         + "; ".join(f"{k}: {about(k)['data']}" for k in keys)
         + ".\n\n"
     )
-    text += notes
+    text += ort_pre_process(keys) + notes
     text += "## Speed: FP32 against INT8, batch 1, 2 threads\n\n" + speed() + "\n"
     text += "## Where the INT8 time goes (int8ptq's models)\n\n" + islands(keys) + "\n"
     text += "## Every setting\n\n" + every_setting(keys)
+    old = rw.RESULTS.read_text() if rw.RESULTS.exists() else ""
+    text += "\n" + old[old.index(FINDINGS) :] if FINDINGS in old else ""  # kept: written by hand
     rw.RESULTS.write_text(text)
     print(f"wrote {rw.RESULTS}")
     return rw.RESULTS
