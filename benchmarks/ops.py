@@ -68,6 +68,13 @@ def _pre(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     return (rng.standard_normal(shape) * 2.0).astype(np.float32)
 
 
+def _gated(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """A squeeze-excitation gate (N, C, 1, 1) in [0, 1]; any other shape: a feature map."""
+    if shape[2:] == (1, 1):
+        return (1 / (1 + np.exp(-2 * rng.standard_normal(shape)))).astype(np.float32)
+    return _feat(rng, shape)
+
+
 def _n(op: str, ins: list[str], outs: list[str], **attrs: object) -> onnx.NodeProto:
     return helper.make_node(op, ins, outs, **attrs)
 
@@ -253,6 +260,7 @@ def cases() -> list[Case]:
             [_n("Mul", ["a", "b"], ["y"])],
             {"a": (1, 96, 60, 80), "b": (1, 96, 1, 1)},
             ["y"],
+            data=_gated,
         ),
     ]
 
@@ -525,6 +533,23 @@ def table(results: list[dict[str, object]], case_list: list[Case]) -> str:
     return common.md_table(head, rows)
 
 
+METHOD = (
+    "Per op, two graphs at real shapes. *FP32*: float input -> op -> float output (the op inside a float "
+    "region). *INT8*: uint8 input -> DequantizeLinear -> op -> QuantizeLinear -> uint8 output (the op "
+    "between quantized neighbours; in a multi-op pattern every intermediate tensor is quantized too, "
+    "unless it is marked as one float island), as int8ptq writes QDQ: uint8 asymmetric activations "
+    "(min/max of 8 samples), int8 symmetric weights; ops that only move data (Reshape, Transpose, "
+    "Split, Slice, Concat, nearest Resize) keep their input's scale, so a backend may run them on "
+    "uint8. Each backend (onnxruntime with every optimization, OpenVINO CPU; 2 threads, batch 1) "
+    "fuses what it can. The latency of an Identity graph with the same inputs (the call's own overhead) "
+    "is subtracted. Rounds interleave FP32, INT8 and the two overhead graphs. Caveat: on OpenVINO the "
+    "INT8 graph's dequantization of its graph input has no int8 producer to fold into (inside a "
+    "network OpenVINO's low-precision transformations move it into the neighbours), so OpenVINO's "
+    "INT8 figures for cheap ops are an upper bound. Error: SQNR (dB) of the INT8 output against FP32 on "
+    "the same dequantized input, i.e. what quantizing the op adds."
+)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=15)
@@ -544,15 +569,18 @@ def main() -> None:
         f"Command: `{cmd}`  \nCommit: {common.commit()}  \nDate: {stamp}  \nMachine: {common.machine()}  \n"
         f"ISA: {common.isa_line()}  \nLoad average (1, 5, 15 min): {[round(v, 2) for v in start]} at the "
         f"start, {[round(v, 2) for v in end]} at the end.\n\n"
-        + __doc__.split("\n\n")[1].replace("\n", " ").replace("  ", " ")
-        + "\n\n"
-        + __doc__.split("\n\n")[2].split("Writes")[0].replace("\n", " ").strip()
+        + METHOD
         + f" Median of {a.rounds} interleaved rounds. FP32/INT8 > 1: INT8 is faster; '-' where both"
         f" take under {TINY_US:.0f} µs.\n\n"
         f"Decision: *quantize* when INT8 is not slower on either backend (beyond {NOISE:.0%}) and faster on"
         f" one (or exact: a data-moving op, whose uint8 path saves the DQ and Q around it), with an SQNR of"
         f" at least {MIN_SQNR_DB:.0f} dB; *keep FP32* otherwise.\n\n"
     )
+    if max(start[0], end[0]) >= 1.0:
+        text += (
+            "**The machine was busy while timing (load average >= 1 on 2 cores): the latencies are noisy; "
+            "rerun on an idle machine before acting on them.**\n\n"
+        )
     OUT.write_text(text + table(results, chosen))
     print(f"wrote {OUT}")
 
