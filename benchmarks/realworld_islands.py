@@ -106,8 +106,8 @@ def ov_profile(path: Path, x: np.ndarray, runs: int, by: str = "type") -> dict[s
 
 
 def analyse(key: str, tool: str, runs: int) -> dict[str, object]:
-    task = rw.make_task(key)
-    x = max(task.eval, key=lambda s: s.size)[None]
+    fp32 = rw.model_file(key)
+    x = max(rw._load_list(rw.WORK / key / "eval.npz"), key=lambda s: s.size)[None]
     info = rw.best(rw.load(key), tool)
     if info is None:
         raise SystemExit(f"{key}: no {tool} model yet (run benchmarks/realworld.py quantize)")
@@ -115,9 +115,9 @@ def analyse(key: str, tool: str, runs: int) -> dict[str, object]:
     res: dict[str, object] = {"model": key, "tool": tool, "file": info["file"], "shape": list(x.shape)}
     if int8.suffix == ".onnx":
         res["islands"] = float_islands(int8)
-        res["ort_ms"] = {"fp32": ort_profile(task.fp32, x, runs), "int8": ort_profile(int8, x, runs)}
+        res["ort_ms"] = {"fp32": ort_profile(fp32, x, runs), "int8": ort_profile(int8, x, runs)}
         res["ort_int8_nodes_ms"] = ort_profile(int8, x, runs, by="node")
-    res["ov_ms"] = {"fp32": ov_profile(task.fp32, x, runs), "int8": ov_profile(int8, x, runs)}
+    res["ov_ms"] = {"fp32": ov_profile(fp32, x, runs), "int8": ov_profile(int8, x, runs)}
     res["ov_int8_nodes_ms"] = ov_profile(int8, x, runs, by="node")
     return res
 

@@ -93,39 +93,34 @@ def every_setting(keys: list[str]) -> str:
     return common.md_table(head, rows)
 
 
-def speed() -> str:
-    p = rw.WORK / "speed.json"
-    if not p.exists():
+def speed(keys: list[str]) -> str:
+    runs = [json.loads(p.read_text()) for k in keys if (p := rw.WORK / f"speed-{k}.json").exists()]
+    if not runs:
         return "Not measured yet (python benchmarks/realworld_speed.py).\n"
-    s = json.loads(p.read_text())
-    text = (
-        f"Command: `{s['command']}`  \nCommit: {s['commit']}  \nDate: {s['date']}  \n"
-        f"Machine: {s['machine']}  \nISA: {s['isa']}  \n"
-        f"Load average (1, 5, 15 min): {s['load_start']} at the start, {s['load_end']} at the end.\n\n"
-        f"Batch 1, 2 threads; {s['rounds']} interleaved rounds of {s['calls']} calls per model; inputs "
-        f"{', '.join(f'{k} {v}' for k, v in s['shapes'].items())}. Ratio = FP32 latency / INT8 latency "
-        "on the same backend (> 1: INT8 faster), of the median latencies; [min, max] of the per-round "
-        "ratios.\n\n"
+    s = runs[0]
+    text = f"Machine: {s['machine']}  \nISA: {s['isa']}\n\n"
+    for r in runs:
+        key = r["command"].split("--models ")[1].split()[0]
+        text += (
+            f"- {key}: `{r['command']}`, commit {r['commit']}, {r['date']}, input {r['shape']}; load average "
+            f"(1, 5, 15 min) {r['load_start']} at the start, {r['load_end']} at the end.\n"
+        )
+    text += (
+        "\nBatch 1, 2 threads; interleaved rounds (each times every model in turn). Ratio = FP32 latency / "
+        "INT8 latency on the same backend (> 1: INT8 faster), of the median latencies; [min, max] of the "
+        "per-round ratios. The input is the largest held-out sample.\n\n"
     )
     head = ["model", "backend", "configuration", "median ms", "FP32/INT8", "range over rounds"]
     rows = []
-    for r in s["rows"]:
+    for r in (row for run in runs for row in run["rows"]):
+        backend = {"ort": "onnxruntime", "ov": "OpenVINO"}[r["backend"]]
         if "error" in r:
-            rows.append([r["model"], r["backend"], r["label"], "fails", "-", r["error"].replace("|", "/")])
+            rows.append([r["model"], backend, r["label"], "fails", "-", r["error"].replace("|", "/")])
             continue
         ratio = "-" if r["tool"] == "fp32" else f"{r['ratio']:.2f}x"
         rng = "-" if r["tool"] == "fp32" else f"[{r['ratio_min']:.2f}, {r['ratio_max']:.2f}]"
         label = f"**{r['label']}**" if r["tool"] == "int8ptq" else r["label"]
-        rows.append(
-            [
-                r["model"],
-                {"ort": "onnxruntime", "ov": "OpenVINO"}[r["backend"]],
-                label,
-                f"{r['ms']:.1f}",
-                ratio,
-                rng,
-            ]
-        )
+        rows.append([r["model"], backend, label, f"{r['ms']:.1f}", ratio, rng])
     return text + common.md_table(head, rows)
 
 
@@ -208,7 +203,7 @@ def write(keys: list[str], notes: str = "") -> Path:
         + ".\n\n"
     )
     text += ort_pre_process(keys) + notes
-    text += "## Speed: FP32 against INT8, batch 1, 2 threads\n\n" + speed() + "\n"
+    text += "## Speed: FP32 against INT8, batch 1, 2 threads\n\n" + speed(keys) + "\n"
     text += "## Where the INT8 time goes (int8ptq's models)\n\n" + islands(keys) + "\n"
     text += "## Every setting\n\n" + every_setting(keys)
     old = rw.RESULTS.read_text() if rw.RESULTS.exists() else ""

@@ -6,7 +6,7 @@ times `--calls` calls of each model in turn (the starting model rotates), so a c
 load hits all of them alike. Reported: the median latency, and the FP32/INT8 ratio (> 1:
 INT8 is faster) of the median latencies, with the range of the per-round ratios. The input is the
 largest held-out sample (a page, the widest line). The CPU, its ISA and the load average at
-the start and the end are recorded with the figures (WORK/realworld/speed.json).
+the start and the end are recorded with the figures (WORK/realworld/speed-<model>.json).
 
     python benchmarks/realworld_speed.py [--models yolo,det,rec,cls] [--rounds 15] [--calls 5]
 """
@@ -30,21 +30,19 @@ import columns  # noqa: E402
 import common  # noqa: E402
 import realworld as rw  # noqa: E402
 
-SPEED_JSON = rw.WORK / "speed.json"
 
-
-def candidates(task: rw.Task) -> list[tuple[str, str, Path]]:
-    """(label, tool, file): FP32 as shipped, int8ptq's model, each peer's best setting."""
-    infos = rw.load(task.key)
-    d = rw.WORK / task.key / "models"
-    out = [("FP32 (as shipped)", "fp32", task.fp32)]
+def candidates(key: str) -> list[tuple[str, str, Path, dict]]:
+    """(label, tool, file, sidecar): FP32 as shipped, int8ptq's model, each peer's best setting."""
+    infos = rw.load(key)
+    d = rw.WORK / key / "models"
+    out: list[tuple[str, str, Path, dict]] = [("FP32 (as shipped)", "fp32", rw.model_file(key), {})]
     mine = next((i for i in infos if i["slug"] == "int8ptq-default" and "metric" in i), None)
     if mine:
-        out.append((mine["label"], "int8ptq", d / mine["file"]))
+        out.append((mine["label"], "int8ptq", d / mine["file"], mine))
     for tool in ("ort", "nncf"):
         b = rw.best(infos, tool)
         if b:
-            out.append((b["label"], tool, d / b["file"]))
+            out.append((b["label"], tool, d / b["file"], b))
     return out
 
 
@@ -65,12 +63,16 @@ def interleaved(
     return times
 
 
-def measure(task: rw.Task, x: np.ndarray, rounds: int, calls: int) -> list[dict[str, object]]:
-    key, rows = task.key, []
+def measure(key: str, x: np.ndarray, rounds: int, calls: int) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
     for backend in ("ort", "ov"):
         runners, labels = {}, {}
-        for label, tool, f in candidates(task):
+        for label, tool, f, info in candidates(key):
             if backend == "ort" and f.suffix != ".onnx":
+                continue
+            failed = info.get("metric", {}).get(f"{backend}_error")
+            if failed:  # it failed (or crashed) there when evaluated: not run again in this process
+                rows.append({"model": key, "backend": backend, "tool": tool, "label": label, "error": failed})
                 continue
             try:
                 runners[tool] = columns.runner(f, backend)
@@ -105,27 +107,26 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--calls", type=int, default=5, help="calls per model per round")
     a = ap.parse_args()
-    result: dict[str, object] = {
-        "command": f"python benchmarks/realworld_speed.py --models {a.models} --rounds {a.rounds} "
-        f"--calls {a.calls}",
-        "commit": common.commit(),
-        "machine": common.machine(),
-        "isa": common.isa_line(),
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "load_start": [round(v, 2) for v in os.getloadavg()],
-        "rounds": a.rounds,
-        "calls": a.calls,
-    }
-    print(result, flush=True)
-    rows, shapes = [], {}
     for key in a.models.split(","):
-        task = rw.make_task(key)
-        x = max(task.eval, key=lambda s: s.size)[None]
-        shapes[key] = list(x.shape)
-        rows += measure(task, x, a.rounds, a.calls)
-    result.update(rows=rows, shapes=shapes, load_end=[round(v, 2) for v in os.getloadavg()])
-    SPEED_JSON.write_text(json.dumps(result, indent=1))
-    print(f"load average at start {result['load_start']}, at end {result['load_end']}")
+        xs = rw._load_list(rw.WORK / key / "eval.npz")
+        x = max(xs, key=lambda s: s.size)[None]
+        result: dict[str, object] = {
+            "command": f"python benchmarks/realworld_speed.py --models {key} --rounds {a.rounds} "
+            f"--calls {a.calls}",
+            "commit": common.commit(),
+            "machine": common.machine(),
+            "isa": common.isa_line(),
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "load_start": [round(v, 2) for v in os.getloadavg()],
+            "rounds": a.rounds,
+            "calls": a.calls,
+            "shape": list(x.shape),
+        }
+        print(result, flush=True)
+        result["rows"] = measure(key, x, a.rounds, a.calls)
+        result["load_end"] = [round(v, 2) for v in os.getloadavg()]
+        (rw.WORK / f"speed-{key}.json").write_text(json.dumps(result, indent=1))
+        print(f"{key}: load average at start {result['load_start']}, at end {result['load_end']}", flush=True)
 
 
 if __name__ == "__main__":
