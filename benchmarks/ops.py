@@ -55,6 +55,7 @@ class Case:
     data: Callable[[np.random.Generator, tuple[int, ...]], np.ndarray] | None = None
     opset: int = 17
     quantize_inside: bool = True  # False: the ops form one float island (DQ in, Q out only)
+    quantized_consts: tuple[str, ...] = ()  # constants stored as uint8 -> DQ (a QLinear op's input)
 
 
 def _feat(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
@@ -168,6 +169,24 @@ def cases() -> list[Case]:
             )
             for inside in (True, False)
         ],
+        Case(
+            "HardSwish as Add, Clip, Mul, Mul(1/6) with uint8 constants",
+            "PP-OCRv5 cls, Div by 6 as Mul by 1/6",
+            [
+                _n("Add", ["x", "three"], ["a"]),
+                _n("Clip", ["a", "zero", "six"], ["c"]),
+                _n("Mul", ["x", "c"], ["m"]),
+                _n("Mul", ["m", "sixth"], ["y"]),
+            ],
+            {"x": (1, 64, 12, 48)},
+            ["y"],
+            consts={
+                k: np.array(v, np.float32)
+                for k, v in (("three", 3), ("zero", 0), ("six", 6), ("sixth", 1 / 6))
+            },
+            data=_pre,
+            quantized_consts=("three", "sixth"),
+        ),
         Case(
             "Split (2 halves)",
             "YOLOv8n C2f",
@@ -319,7 +338,9 @@ def ranges(c: Case, xs: list[dict[str, np.ndarray]]) -> dict[str, tuple[float, i
 def qdq_model(c: Case, q: dict[str, tuple[float, int]]) -> onnx.ModelProto:
     """uint8 inputs -> DQ -> the op(s) -> Q -> uint8 outputs; intermediate tensors Q -> DQ;
     weights int8 (symmetric, per tensor) -> DQ."""
-    nodes, inits = [], [numpy_helper.from_array(v, k) for k, v in c.consts.items()]
+    kept = {k: v for k, v in c.consts.items() if k not in c.quantized_consts}
+    nodes, inits = [], [numpy_helper.from_array(v, k) for k, v in kept.items()]
+    q = {**q, **{k: _qparams(float(c.consts[k].min()), float(c.consts[k].max())) for k in c.quantized_consts}}
 
     def qp(t: str) -> list[str]:
         s, z = q[t]
@@ -330,6 +351,11 @@ def qdq_model(c: Case, q: dict[str, tuple[float, int]]) -> onnx.ModelProto:
             ]
         )
         return [f"{t}_s", f"{t}_z"]
+
+    for k in c.quantized_consts:
+        u8 = np.clip(np.round(c.consts[k] / q[k][0]) + q[k][1], 0, 255).astype(np.uint8)
+        inits.append(numpy_helper.from_array(u8, f"{k}_u8"))
+        nodes.append(_n("DequantizeLinear", [f"{k}_u8", *qp(k)], [k]))
 
     ins = [helper.make_tensor_value_info(f"{k}_q", TensorProto.UINT8, list(v)) for k, v in c.inputs.items()]
     nodes += [_n("DequantizeLinear", [f"{k}_q", *qp(k)], [k]) for k in c.inputs]

@@ -323,7 +323,9 @@ def run_task(task: Task, only: set[str] | None = None) -> None:
             continue
         out = d / "models" / (s.slug + s.suffix)
         info: dict[str, object] = {"tool": s.tool, "slug": s.slug, "label": s.label, "file": out.name}
-        info.update(options=dict(s.options), load_before=round(common.load_average(), 2))
+        info.update(
+            options=dict(s.options), commit=common.commit(), load_before=round(common.load_average(), 2)
+        )
         try:
             info["seconds"] = round(quantize(task, s, d, out), 1)
             info["load_after"] = round(common.load_average(), 2)
