@@ -345,6 +345,16 @@ METHOD = (
 )
 
 
+LIMITS = (
+    "What this does not measure: the FP32 column is the op inside a float region. Where the op sits "
+    "between quantized neighbours, keeping it FP32 also costs a DequantizeLinear of its inputs and a "
+    "QuantizeLinear of its output, which a backend cannot fuse away; for an op whose fused INT8 form is "
+    "slower than the float op alone (Add, Mul, Softmax here), that cost decides, and it is not in "
+    "this table. Read *keep FP32* for those as: no gain from quantizing the op itself; extend the float "
+    "region only where its neighbours are float too.\n"
+)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=15)
@@ -385,7 +395,7 @@ def main() -> None:
             "**The machine was busy while timing (load average >= 1 on 2 cores): the latencies are noisy; "
             "rerun on an idle machine before acting on them.**\n\n"
         )
-    OUT.write_text(text + table(results, chosen))
+    OUT.write_text(text + table(results, chosen) + "\n" + LIMITS)
     print(f"wrote {OUT}")
 
 

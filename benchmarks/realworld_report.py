@@ -156,10 +156,14 @@ def islands(keys: list[str]) -> str:
                 top(r["ov_ms"]["int8"], 5),
             ]
         )
+    if not rows:
+        return "Not measured yet (python benchmarks/realworld_islands.py).\n"
     return (
-        common.md_table(head, rows)
-        if rows
-        else "Not measured yet (python benchmarks/realworld_islands.py).\n"
+        "`python benchmarks/realworld_islands.py --runs 20`: the float islands and the Q/DQ nodes left are "
+        "read from onnxruntime's optimized graph (structural: they do not depend on the load); the "
+        "milliseconds are onnxruntime's profiler and OpenVINO's performance counters over 20 runs of the "
+        "speed input, on the same busy machine as the speed table (indicative only).\n\n"
+        + common.md_table(head, rows)
     )
 
 
