@@ -2,6 +2,7 @@ import numpy as np
 
 from int8ptq.calib.observers import HistogramObserver, MinMaxObserver
 from int8ptq.calib.ranges import RangeMethod, compute_range, expected_error
+from int8ptq.quant.qmath import activation_qparams, dequantize, quantize
 
 
 def test_minmax_ignores_nan_and_counts_it():
@@ -98,3 +99,16 @@ def test_kl_candidates_start_at_the_levels_of_the_tensor_signedness():
         lo, hi = compute_range(o, RangeMethod.KL)
         amax = max(abs(o.lo), abs(o.hi))
         assert max(hi, -lo) >= amax * levels / 2048 * (1 - 1e-6)
+
+
+def test_mse_keeps_a_floor_that_holds_mass_on_the_grid():
+    # an activation's zero moved by the affine layer after it (HardSwish then scale and shift):
+    # a quarter of the values sit at -0.0142, the rest spread up to ~9
+    rng = np.random.default_rng(0)
+    x = np.concatenate([np.full(50_000, -0.0142), rng.exponential(0.8, 150_000)]).astype(np.float32)
+    o = HistogramObserver()
+    o.update(x.reshape(1, 1, 1, -1))
+    qp = activation_qparams(*compute_range(o, RangeMethod.MSE))
+    floor = dequantize(quantize(np.array([-0.0142], np.float32), qp), qp)[0]
+    assert abs(floor - -0.0142) <= 0.5 * float(qp.scale) + 1e-7  # rounded, not clipped to 0
+    assert abs(floor - -0.0142) < 0.0142  # nearer than 0

@@ -35,6 +35,10 @@ class RangeMethod(str, enum.Enum):
 class RangeOptions:
     percentile: float = 99.999  # of |x| mass kept on each side
     grid: int = 128  # candidate thresholds per side for mse (a 32 x 32 grid for signed tensors)
+    # mse never clips a negative minimum that holds at least this share of the values: a floor
+    # (an activation's zero moved by the scale and shift after it) clipped or rounded to 0 shifts
+    # a large part of the tensor by the same amount, a bias the next layer sums up
+    floor_mass: float = 0.005
 
 
 def expected_error(obs: HistogramObserver, lo: np.ndarray, hi: np.ndarray, coarse: int = 1) -> np.ndarray:
@@ -67,6 +71,13 @@ def _percentile(obs: HistogramObserver, opts: RangeOptions) -> tuple[float, floa
     return lo, max(hi, 0.0)
 
 
+def floor_share(obs: HistogramObserver) -> float:
+    """The share of the values in the histogram bin that holds the observed minimum."""
+    assert obs.edges is not None
+    i = int(np.clip(np.searchsorted(obs.edges, obs.lo, side="right") - 1, 0, len(obs.counts) - 1))
+    return float(obs.counts[i] / max(obs.counts.sum(), 1.0))
+
+
 def _mse(obs: HistogramObserver, opts: RangeOptions) -> tuple[float, float]:
     if obs.lo >= 0:
         his = obs.hi * np.linspace(1.0 / opts.grid, 1.0, opts.grid)
@@ -76,7 +87,8 @@ def _mse(obs: HistogramObserver, opts: RangeOptions) -> tuple[float, float]:
         a, b = np.meshgrid(fr, fr, indexing="ij")
         los, his = obs.lo * a.reshape(-1), max(obs.hi, 0.0) * b.reshape(-1)
     k = int(np.argmin(expected_error(obs, los, his, coarse=4)))
-    return float(los[k]), float(his[k])
+    lo = float(obs.lo) if obs.lo < 0 and floor_share(obs) >= opts.floor_mass else float(los[k])
+    return lo, float(his[k])
 
 
 def _abs_histogram(obs: HistogramObserver, bins: int, amax: float) -> np.ndarray:
