@@ -61,7 +61,7 @@ def _time(info: dict[str, object]) -> str:
     return f"{float(info['seconds']):.0f} s (load {load:.1f})"  # type: ignore[arg-type]
 
 
-def _cells(r: Row, bold: bool = False) -> list[str]:
+def cells(r: Row, bold: bool = False) -> list[str]:
     top1, ref = r.get(r.native, "top1"), r.get(r.native, "ref_top1")
     drop = "-" if r.tool == "fp32" or top1 is None or ref is None else f"{100 * (ref - top1):+.2f}"
     name = f"**{r.label}**" if bold else r.label
@@ -128,12 +128,12 @@ def accuracy_section(d: Path, source: str, preset: str, size: int) -> str:
     )
     text += "### Each tool's best setting on this CPU (VNNI)\n\n"
     text += "A peer's best is its setting with the highest agreement on its own backend here.\n\n"
-    text += common.md_table(HEAD, [_cells(r, r.tool == "int8ptq") for r in best_rows(rs)])
+    text += common.md_table(HEAD, [cells(r, r.tool == "int8ptq") for r in best_rows(rs)])
     text += "\n### Each tool's best setting for an AVX2 CPU\n\n"
     text += "A peer's best is its setting with the highest agreement on OpenVINO's AVX2 kernels.\n\n"
-    text += common.md_table(HEAD, [_cells(r, r.tool == "int8ptq") for r in best_rows(rs, "ov-avx2")])
+    text += common.md_table(HEAD, [cells(r, r.tool == "int8ptq") for r in best_rows(rs, "ov-avx2")])
     text += "\n### Every setting\n\n"
-    text += common.md_table(HEAD, [_cells(r) for r in rs])
+    text += common.md_table(HEAD, [cells(r) for r in rs])
     return text
 
 
