@@ -18,7 +18,7 @@ import numpy as np
 
 from int8ptq.calib.covariance import CovarianceObserver, observer_or_reason
 from int8ptq.calib.observers import ChannelMaxObserver, HistogramObserver, MinMaxObserver, Observer
-from int8ptq.calib.ranges import RangeMethod, RangeOptions, compute_range, expected_error
+from int8ptq.calib.ranges import Curve, RangeMethod, RangeOptions, compute_range, expected_error
 from int8ptq.calib.samples import RowSampleObserver
 from int8ptq.ir import Graph
 from int8ptq.ir.ops import group, trans_a, trans_b
@@ -88,8 +88,12 @@ def ranges_from(
     observers: Mapping[str, MinMaxObserver], plan: QuantPlan, method: RangeMethod, opts: RangeOptions
 ) -> dict[str, tuple[float, float]]:
     """Each planned activation's range by `method`, from its observer (tune tries several
-    methods on the statistics of one pass)."""
-    return {t: compute_range(observers[t], method, opts) for t in plan.activations}
+    methods on the statistics of one pass); a tensor whose readers all apply one elementwise
+    function first (plan.curves) is ranged by the error after it."""
+    return {
+        t: compute_range(observers[t], method, opts, Curve(plan.curves.get(t, "Identity")))
+        for t in plan.activations
+    }
 
 
 @dataclass

@@ -31,6 +31,27 @@ class RangeMethod(str, enum.Enum):
         return self is not RangeMethod.MINMAX
 
 
+class Curve(str, enum.Enum):
+    """The elementwise function that every reader of a tensor applies first: the range is
+    chosen for the error after it (SiLU flattens the negative side, Sigmoid both tails)."""
+
+    IDENTITY = "Identity"
+    SIGMOID = "Sigmoid"
+    SILU = "SiLU"  # x * sigmoid(x)
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        if self is Curve.IDENTITY:
+            return x
+        s = 1.0 / (1.0 + np.exp(-np.clip(x, -60.0, 60.0)))
+        return s if self is Curve.SIGMOID else x * s
+
+    def slope(self, x: np.ndarray) -> np.ndarray:
+        if self is Curve.IDENTITY:
+            return np.ones_like(x)
+        s = 1.0 / (1.0 + np.exp(-np.clip(x, -60.0, 60.0)))
+        return s * (1.0 - s) if self is Curve.SIGMOID else s * (1.0 + x * (1.0 - s))
+
+
 @dataclass(frozen=True)
 class RangeOptions:
     percentile: float = 99.999  # of |x| mass kept on each side
@@ -41,10 +62,13 @@ class RangeOptions:
     floor_mass: float = 0.005
 
 
-def expected_error(obs: HistogramObserver, lo: np.ndarray, hi: np.ndarray, coarse: int = 1) -> np.ndarray:
-    """Expected squared error of uint8 quantization over [lo, hi] for each candidate pair:
-    rounding noise scale^2/12 inside the range, the squared clipping distance outside.
-    `coarse` merges that many bins first (a faster search)."""
+def expected_error(
+    obs: HistogramObserver, lo: np.ndarray, hi: np.ndarray, coarse: int = 1, curve: Curve = Curve.IDENTITY
+) -> np.ndarray:
+    """Expected squared error of uint8 quantization over [lo, hi] for each candidate pair,
+    measured after `curve`: rounding noise scale^2/12 (times the curve's squared slope)
+    inside the range, the squared clipping distance outside. `coarse` merges that many bins
+    first (a faster search)."""
     centers, counts = obs.centers(), obs.counts
     if coarse > 1 and len(counts) % coarse == 0:
         centers = centers.reshape(-1, coarse).mean(axis=1)
@@ -53,7 +77,8 @@ def expected_error(obs: HistogramObserver, lo: np.ndarray, hi: np.ndarray, coars
     lo, hi = np.minimum(lo, 0.0)[:, None], np.maximum(hi, 0.0)[:, None]
     scale = np.maximum((hi - lo) / LEVELS, 1e-12)
     clipped = np.clip(c, lo, hi)
-    err = np.where((c >= lo) & (c <= hi), scale**2 / 12.0, (c - clipped) ** 2)
+    noise = scale**2 / 12.0 * curve.slope(c) ** 2
+    err = np.where((c >= lo) & (c <= hi), noise, (curve.apply(c) - curve.apply(clipped)) ** 2)
     return (err * counts[None, :]).sum(axis=1) / max(counts.sum(), 1.0)
 
 
@@ -78,7 +103,7 @@ def floor_share(obs: HistogramObserver) -> float:
     return float(obs.counts[i] / max(obs.counts.sum(), 1.0))
 
 
-def _mse(obs: HistogramObserver, opts: RangeOptions) -> tuple[float, float]:
+def _mse(obs: HistogramObserver, opts: RangeOptions, curve: Curve) -> tuple[float, float]:
     if obs.lo >= 0:
         his = obs.hi * np.linspace(1.0 / opts.grid, 1.0, opts.grid)
         los = np.zeros_like(his)
@@ -86,7 +111,7 @@ def _mse(obs: HistogramObserver, opts: RangeOptions) -> tuple[float, float]:
         fr = np.linspace(1.0 / 32, 1.0, 32)
         a, b = np.meshgrid(fr, fr, indexing="ij")
         los, his = obs.lo * a.reshape(-1), max(obs.hi, 0.0) * b.reshape(-1)
-    k = int(np.argmin(expected_error(obs, los, his, coarse=4)))
+    k = int(np.argmin(expected_error(obs, los, his, coarse=4, curve=curve)))
     lo = float(obs.lo) if obs.lo < 0 and floor_share(obs) >= opts.floor_mass else float(los[k])
     return lo, float(his[k])
 
@@ -148,9 +173,10 @@ def _kl(obs: HistogramObserver, levels: int = 128, bins: int = 2048, stride: int
 
 
 def compute_range(
-    obs: MinMaxObserver, method: RangeMethod, opts: RangeOptions | None = None
+    obs: MinMaxObserver, method: RangeMethod, opts: RangeOptions | None = None, curve: Curve = Curve.IDENTITY
 ) -> tuple[float, float]:
-    """The range to quantize a tensor over, by `method`."""
+    """The range to quantize a tensor over, by `method`; the error-searching methods (mse,
+    auto) measure it after `curve`, the function every reader applies first."""
     opts = opts or RangeOptions()
     if obs.count == 0:
         return 0.0, 0.0
@@ -159,9 +185,9 @@ def compute_range(
     if method is RangeMethod.PERCENTILE:
         return _percentile(obs, opts)
     if method in (RangeMethod.MSE, RangeMethod.OUTPUT):
-        return _mse(obs, opts)
+        return _mse(obs, opts, curve)
     if method is RangeMethod.KL:
         return _kl(obs)
-    cands = [_minmax(obs), _percentile(obs, opts), _kl(obs), _mse(obs, opts)]
-    errs = expected_error(obs, np.array([c[0] for c in cands]), np.array([c[1] for c in cands]))
+    cands = [_minmax(obs), _percentile(obs, opts), _kl(obs), _mse(obs, opts, curve)]
+    errs = expected_error(obs, np.array([c[0] for c in cands]), np.array([c[1] for c in cands]), curve=curve)
     return cands[int(np.argmin(errs))]

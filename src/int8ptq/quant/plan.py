@@ -10,7 +10,7 @@ import onnx
 
 from int8ptq.ir.graph import Graph
 from int8ptq.ir.rewrite import attr, sole_consumer
-from int8ptq.quant.rules import ALL, FUSABLE_ACTIVATIONS, RULES, OpRule
+from int8ptq.quant.rules import ALL, CURVES, FUSABLE_ACTIVATIONS, RULES, OpRule
 
 FLOAT_TYPES = {onnx.TensorProto.FLOAT}
 
@@ -22,6 +22,7 @@ class QuantPlan:
     fused: tuple[str, ...]  # Relu/Clip node names folded into their producer's range
     groups: tuple[tuple[str, ...], ...]  # tensors that must share one scale
     skipped: dict[str, str] = field(default_factory=dict)  # node name -> why it stays float
+    curves: dict[str, str] = field(default_factory=dict)  # tensor -> function all readers apply
 
 
 def _slots(node: onnx.NodeProto, rule: OpRule) -> list[int]:
@@ -110,7 +111,28 @@ def build_plan(g: Graph, exclude: frozenset[str] = frozenset()) -> QuantPlan:
     order = {name: i for i, name in enumerate(_tensor_order(g))}
     acts_sorted = sorted(quantized, key=lambda t: order.get(t, -1))
     shared = tuple(sorted(tuple(sorted(v)) for v in groups.values() if len(v) > 1))
-    return QuantPlan(tuple(nodes), tuple(acts_sorted), tuple(fused), shared, skipped)
+    curves = {t: c for t in acts_sorted if (c := reader_curve(g, t)) is not None}
+    return QuantPlan(tuple(nodes), tuple(acts_sorted), tuple(fused), shared, skipped, curves)
+
+
+def reader_curve(g: Graph, tensor: str) -> str | None:
+    """The elementwise function every reader of `tensor` applies first (rules.CURVES), or
+    "SiLU" for x * Sigmoid(x); None when a reader uses the values as they are."""
+    readers = g.consumers(tensor)
+    if not readers or g.is_graph_output(tensor):
+        return None
+    kinds = {CURVES.get(n.op_type) for n in readers}
+    if len(kinds) == 1 and None not in kinds:
+        return kinds.pop()
+    sig = [n for n in readers if n.op_type == "Sigmoid"]
+    if len(sig) != 1 or g.is_graph_output(sig[0].output[0]):
+        return None
+    gate = sig[0].output[0]
+    muls = [n for n in readers if n is not sig[0]]
+    silu = all(n.op_type == "Mul" and sorted(n.input) == sorted([tensor, gate]) for n in muls)
+    if not muls or not silu or len(g.consumers(gate)) != len(muls):
+        return None
+    return "SiLU"
 
 
 def _tensor_order(g: Graph) -> list[str]:

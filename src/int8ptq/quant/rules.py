@@ -50,3 +50,8 @@ RULES: dict[str, OpRule] = {
 
 # Activations that fold into the producer's output range when it starts at 0.
 FUSABLE_ACTIVATIONS = ("Relu", "Clip")
+
+# Elementwise functions that, when every reader of a tensor applies one first, decide how the
+# tensor's range is searched: by the error after the function (calib.ranges.Curve). The
+# SiLU pair x * Sigmoid(x) is recognised in plan.reader_curve.
+CURVES = {"Sigmoid": "Sigmoid"}
