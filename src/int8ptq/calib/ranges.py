@@ -31,6 +31,10 @@ class RangeMethod(str, enum.Enum):
         return self is not RangeMethod.MINMAX
 
 
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(x, -60.0, 60.0))))
+
+
 class Curve(str, enum.Enum):
     """The elementwise function that every reader of a tensor applies first: the range is
     chosen for the error after it (SiLU flattens the negative side, Sigmoid both tails)."""
@@ -42,13 +46,13 @@ class Curve(str, enum.Enum):
     def apply(self, x: np.ndarray) -> np.ndarray:
         if self is Curve.IDENTITY:
             return x
-        s = 1.0 / (1.0 + np.exp(-np.clip(x, -60.0, 60.0)))
+        s = _sigmoid(x)
         return s if self is Curve.SIGMOID else x * s
 
     def slope(self, x: np.ndarray) -> np.ndarray:
         if self is Curve.IDENTITY:
             return np.ones_like(x)
-        s = 1.0 / (1.0 + np.exp(-np.clip(x, -60.0, 60.0)))
+        s = _sigmoid(x)
         return s * (1.0 - s) if self is Curve.SIGMOID else s * (1.0 + x * (1.0 - s))
 
 
