@@ -106,7 +106,9 @@ def speed(keys: list[str]) -> str:
             f"(1, 5, 15 min) {r['load_start']} at the start, {r['load_end']} at the end.\n"
         )
     text += (
-        "\nBatch 1, 2 threads; interleaved rounds (each times every model in turn). Ratio = FP32 latency / "
+        "\nBatch 1, 2 threads; rounds visit every model in turn, and only the visited model is loaded (one "
+        "session alive at a time, as in a deployed process); a round's latency is the median of its calls. "
+        "Ratio = FP32 latency / "
         "INT8 latency on the same backend (> 1: INT8 faster), of the median latencies; [min, max] of the "
         "per-round ratios. The input is the largest held-out sample.\n\n"
     )

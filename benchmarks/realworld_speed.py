@@ -1,20 +1,25 @@
 """Speed of the real models (issue 13): FP32 against each tool's INT8 model at batch 1 and
 2 threads, on onnxruntime and on OpenVINO, after benchmarks/realworld.py quantize.
 
-Per model and backend, every model is loaded once and the repeats are interleaved: round r
-times `--calls` calls of each model in turn (the starting model rotates), so a change of
-load hits all of them alike. Reported: the median latency, and the FP32/INT8 ratio (> 1:
-INT8 is faster) of the median latencies, with the range of the per-round ratios. The input is the
+Per model and backend, rounds visit every model in turn (the order alternates), so a change
+of load hits all of them alike. A visit loads the model, warms it up, times `--calls` calls
+(their median is the round's latency) and frees it: only one model is alive at a time, as in
+a deployed process. (Several live onnxruntime sessions slow each other down: their idle
+worker threads spin for work. On PP-OCRv5 cls that cut INT8's measured speed by half.)
+Reported: the median latency over rounds, and the FP32/INT8 ratio (> 1: INT8 is faster) of
+the median latencies, with the range of the per-round ratios. The input is the
 largest held-out sample (a page, the widest line). The CPU, its ISA and the load average at
 the start and the end are recorded with the figures (WORK/realworld/speed-<model>.json).
 
-    python benchmarks/realworld_speed.py [--models yolo,det,rec,cls] [--rounds 15] [--calls 5]
+    python benchmarks/realworld_speed.py [--models yolo,det,rec,cls] [--rounds 7] [--calls 40]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import functools
+import gc
 import json
 import os
 import sys
@@ -46,20 +51,25 @@ def candidates(key: str) -> list[tuple[str, str, Path, dict]]:
     return out
 
 
-def interleaved(
-    runners: dict[str, Callable[[np.ndarray], object]], x: np.ndarray, rounds: int, calls: int
+def alternating(
+    loaders: dict[str, Callable[[], Callable[[np.ndarray], object]]], x: np.ndarray, rounds: int, calls: int
 ) -> dict[str, list[float]]:
-    """Seconds per call of each runner, one value per round; rounds interleave the runners."""
-    for run in runners.values():
-        for _ in range(3):
-            run(x)
-    keys, times = list(runners), {k: [] for k in runners}
+    """Seconds per call of each model, one value per round (the median of `calls` calls).
+    Each visit loads the model, warms it up and frees it before the next model is loaded."""
+    keys, times = list(loaders), {k: [] for k in loaders}
     for r in range(rounds):
-        for k in keys[r % len(keys) :] + keys[: r % len(keys)]:
-            t = time.perf_counter()
+        for k in keys if r % 2 == 0 else keys[::-1]:
+            run = loaders[k]()
+            for _ in range(max(3, calls // 5)):
+                run(x)
+            per_call = []
             for _ in range(calls):
-                runners[k](x)
-            times[k].append((time.perf_counter() - t) / calls)
+                t = time.perf_counter()
+                run(x)
+                per_call.append(time.perf_counter() - t)
+            times[k].append(float(np.median(per_call)))
+            del run
+            gc.collect()
     return times
 
 
@@ -75,13 +85,14 @@ def measure(key: str, x: np.ndarray, rounds: int, calls: int) -> list[dict[str, 
                 rows.append({"model": key, "backend": backend, "tool": tool, "label": label, "error": failed})
                 continue
             try:
-                runners[tool] = columns.runner(f, backend)
+                columns.runner(f, backend)  # loads here, or fails here with its own message
+                runners[tool] = functools.partial(columns.runner, f, backend)
                 labels[tool] = label
             except Exception as e:  # noqa: BLE001 - a model the backend cannot load: say so
                 rows.append(
                     {"model": key, "backend": backend, "tool": tool, "label": label, "error": rw._one_line(e)}
                 )
-        times = interleaved(runners, x, rounds, calls)
+        times = alternating(runners, x, rounds, calls)
         fp32 = np.array(times["fp32"])
         for tool, ts in times.items():
             per_round = fp32 / np.array(ts)
@@ -104,8 +115,8 @@ def measure(key: str, x: np.ndarray, rounds: int, calls: int) -> list[dict[str, 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default=",".join(rw.TASKS))
-    ap.add_argument("--rounds", type=int, default=15)
-    ap.add_argument("--calls", type=int, default=5, help="calls per model per round")
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--calls", type=int, default=40, help="timed calls per model per round")
     a = ap.parse_args()
     for key in a.models.split(","):
         xs = rw._load_list(rw.WORK / key / "eval.npz")

@@ -55,7 +55,7 @@ class QuantResult:
     target_isa: str
     seconds: float
     settings: dict[str, object] = field(default_factory=dict)
-    opset_upgraded: str | None = None  # "11->13" when an older model was upgraded in memory
+    opset_upgraded: str | None = None  # "11->14" when an older model was upgraded in memory
     # layers that kept round-to-nearest / got no bias correction: reason -> layer names
     rounding_fallbacks: dict[str, list[str]] = field(default_factory=dict)
     bias_fallbacks: dict[str, list[str]] = field(default_factory=dict)

@@ -49,7 +49,7 @@ def example(script: str, work: Path, *args: str) -> dict:
 
 def test_ocr_cls_opset11_upgraded_and_identical(work):
     r = example("ocr_cls.py", work, "--calib", "64", "--eval", "100")
-    assert r["opset_upgraded"] == "11->13"
+    assert r["opset_upgraded"] == "11->14"
     assert r["fp32_accuracy"] >= 0.9  # the rendered lines are readable: the check means something
     assert r["identical"] >= CLS_BAR
 

@@ -5,7 +5,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from int8ptq.errors import UserError
 from int8ptq.ir import Graph, load_model, save_model
-from int8ptq.ir.io import MIN_OPSET, UPGRADED_KEY, default_opset
+from int8ptq.ir.io import TARGET_OPSET, UPGRADED_KEY, default_opset
 from tests.conftest import make_model, run, tiny_convnet
 
 
@@ -76,8 +76,8 @@ def test_old_opset_is_upgraded_in_memory(tmp_path):
     scales = numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "s")
     path = _old_model(tmp_path, [helper.make_node("Upsample", ["x", "s"], ["y"])], [scales], 9)
     m = load_model(path)
-    assert default_opset(m) == MIN_OPSET
-    assert {p.key: p.value for p in m.metadata_props}[UPGRADED_KEY] == f"9->{MIN_OPSET}"
+    assert default_opset(m) == TARGET_OPSET == 14
+    assert {p.key: p.value for p in m.metadata_props}[UPGRADED_KEY] == "9->14"
     assert "Resize" in [n.op_type for n in m.graph.node]  # Upsample was replaced, not kept
     new = load_model(_old_model(tmp_path, [helper.make_node("Relu", ["x"], ["y"])], [], 17))
     assert UPGRADED_KEY not in {p.key for p in new.metadata_props}

@@ -5,7 +5,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from int8ptq.ir import Graph
+from int8ptq.ir import Graph, load_model
 from int8ptq.passes import fuse_hard_activations
 from tests.conftest import init, make_model, run
 
@@ -70,3 +70,21 @@ def test_other_constants_or_shared_intermediates_stay():
     ]
     m = _model(shared, _consts(), 14)
     assert fuse_hard_activations(Graph(m)) == 0  # x + 3 is read elsewhere too
+
+
+def test_an_opset_11_export_loads_at_14_and_gets_one_hard_swish(tmp_path):
+    """Loading upgrades the opset 11 model to 14, where HardSwish exists: one float op in the
+    INT8 model instead of HardSigmoid, a quantized Mul and the conversions between them."""
+    nodes = [
+        *_relu6_plus_3("c", 11),
+        helper.make_node("Mul", ["x", "c"], ["m"]),
+        helper.make_node("Div", ["m", "six"], ["y"]),
+    ]
+    m = _model(nodes, _consts(), 11)
+    onnx.save(m, tmp_path / "m.onnx")
+    loaded = load_model(tmp_path / "m.onnx")
+    g = Graph(loaded)
+    assert g.opset() == 14
+    assert fuse_hard_activations(g) == 1
+    assert [n.op_type for n in g.nodes] == ["HardSwish"]
+    np.testing.assert_allclose(run(g.to_model(), X), run(m, X), atol=1e-5)

@@ -159,8 +159,8 @@ def test_opset_11_model_is_upgraded_and_quantized(tmp_path, calib_npy):
     out = tmp_path / "int8.onnx"
     r = cli("quantize", tmp_path / "old.onnx", "-o", out, "--calib", calib_npy, "--json", tmp_path / "q.json")
     assert r.returncode == 0, r.stderr
-    assert "11 -> 13 (upgraded in memory)" in r.stdout
-    assert json.loads((tmp_path / "q.json").read_text())["opset_upgraded"] == "11->13"
+    assert "11 -> 14 (upgraded in memory)" in r.stdout
+    assert json.loads((tmp_path / "q.json").read_text())["opset_upgraded"] == "11->14"
     q = onnx.load(out)
     assert q.opset_import[0].version >= 13
     assert any(n.op_type == "QuantizeLinear" for n in q.graph.node)

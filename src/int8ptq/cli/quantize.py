@@ -11,7 +11,7 @@ from int8ptq.util.tables import mb, table
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="FP32 ONNX model (opsets below 13 are upgraded in memory)")
+    p.add_argument("model", help="FP32 ONNX model (opsets below 14 are upgraded in memory)")
     p.add_argument("-o", "--output", required=True, metavar="PATH", help="INT8 model to write")
     p.add_argument(
         "--calib",

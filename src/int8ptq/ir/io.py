@@ -12,8 +12,9 @@ from google.protobuf.message import DecodeError
 from int8ptq.errors import UserError
 from int8ptq.util.atomic import BeforeRename, atomic_path
 
-MIN_OPSET = 13  # older models are upgraded in memory to this opset
-UPGRADED_KEY = "int8ptq.opset_upgraded"  # model metadata: "11->13" when the model was upgraded
+MIN_OPSET = 13  # per-axis QuantizeLinear/DequantizeLinear: older models must be upgraded
+TARGET_OPSET = 14  # older models are upgraded to this when they can be (14 has HardSwish)
+UPGRADED_KEY = "int8ptq.opset_upgraded"  # model metadata: "11->14" when the model was upgraded
 _TWO_GB = 2**31 - 1
 
 
@@ -70,22 +71,30 @@ def default_opset(model: onnx.ModelProto) -> int:
 
 
 def upgrade_opset(model: onnx.ModelProto, name: str = "model") -> onnx.ModelProto:
-    """An opset < 13 model converted in memory with onnx.version_converter (noted in its
-    metadata under UPGRADED_KEY); newer models as they are. A failure names the op."""
+    """A model below TARGET_OPSET converted in memory with onnx.version_converter (noted in
+    its metadata under UPGRADED_KEY): to TARGET_OPSET, else to MIN_OPSET; a model already at
+    MIN_OPSET stays as it is when the step to TARGET_OPSET fails. Newer models as they are.
+    A model that cannot reach MIN_OPSET is refused with the op that fails."""
     old = default_opset(model)
-    if old >= MIN_OPSET or not model.graph.node:
+    if old >= TARGET_OPSET or not model.graph.node:
         return model
     from onnx import version_converter
 
-    try:
-        out = version_converter.convert_version(model, MIN_OPSET)
-    except Exception as e:  # noqa: BLE001 - the converter raises bare RuntimeErrors
-        op = _failing_op(model) or (str(e).strip().splitlines() or ["unknown op"])[0][:200]
-        raise UserError(f"{name}: cannot upgrade opset {old} to {MIN_OPSET}: {op}") from None
+    error = ""
+    for target in (TARGET_OPSET, MIN_OPSET):
+        if target <= old:
+            return model  # already at MIN_OPSET: usable as it is
+        try:
+            out = version_converter.convert_version(model, target)
+            break
+        except Exception as e:  # noqa: BLE001 - the converter raises bare RuntimeErrors
+            error = (str(e).strip().splitlines() or ["unknown op"])[0][:200]
+    else:
+        raise UserError(f"{name}: cannot upgrade opset {old} to {MIN_OPSET}: {_failing_op(model) or error}")
     keep = [m for m in out.metadata_props if m.key != UPGRADED_KEY]
     del out.metadata_props[:]
     out.metadata_props.extend(keep)
-    out.metadata_props.add(key=UPGRADED_KEY, value=f"{old}->{MIN_OPSET}")
+    out.metadata_props.add(key=UPGRADED_KEY, value=f"{old}->{target}")
     return out
 
 
