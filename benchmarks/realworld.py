@@ -181,7 +181,12 @@ class Setting:
 
 
 def settings() -> list[Setting]:
-    out = [Setting("int8ptq", "int8ptq-default", "int8ptq defaults (`int8ptq quantize`)")]
+    out = [
+        Setting("int8ptq", "int8ptq-default", "int8ptq defaults (`int8ptq quantize`)"),
+        Setting(
+            "int8ptq", "int8ptq-openvino", "int8ptq `--runtime openvino`", (("runtime", "openvino"),)
+        ),
+    ]
     for method in ("MinMax", "Percentile", "Entropy"):
         for pc in (True, False):
             for rr in (True, False):
@@ -283,7 +288,8 @@ def quantize(task: Task, s: Setting, d: Path, out: Path) -> float:
     """Make `out` with setting `s`; the quantize time in seconds. Raises on failure."""
     if s.tool == "int8ptq":
         try:
-            return float(EX.common.quantize_cli(task.fp32, out, d / "calib")["wall_seconds"])
+            flags = [f"--{k}={v}" for k, v in s.options]
+            return float(EX.common.quantize_cli(task.fp32, out, d / "calib", *flags)["wall_seconds"])
         except SystemExit as e:  # quantize_cli exits with the command's message
             raise RuntimeError(str(e.code)) from None
     o = dict(s.options)

@@ -35,6 +35,7 @@ def summary(keys: list[str]) -> str:
         "model",
         "task metric vs FP32",
         "int8ptq defaults: ORT / OV",
+        "int8ptq `--runtime openvino` (OV)",
         "onnxruntime best: ORT / OV",
         "NNCF best (OV)",
         "quantize time: int8ptq / ORT best / NNCF best",
@@ -42,13 +43,15 @@ def summary(keys: list[str]) -> str:
     rows = []
     for key in keys:
         infos, task = rw.load(key), about(key)
-        mine = next((i for i in infos if i["tool"] == "int8ptq"), None)
+        mine = next((i for i in infos if i["slug"] == "int8ptq-default"), None)
+        for_ov = next((i for i in infos if i["slug"] == "int8ptq-openvino"), None)
         o, n = rw.best(infos, "ort"), rw.best(infos, "nncf")
         rows.append(
             [
                 task["name"],
                 task["metric"],
                 f"**{_metric(mine, 'ort')} / {_metric(mine, 'ov')}**",
+                f"**{_metric(for_ov, 'ov')}**",
                 f"{_metric(o, 'ort')} / {_metric(o, 'ov')}"
                 + (f" ({o['label']})" if o else " (every setting fails)"),
                 _metric(n, "ov") + (f" ({n['label']})" if n else " (every preset fails)"),

@@ -105,6 +105,7 @@ def quantize(
             "preset": prep.preset.name,
             "preprocessing": json.loads(record(prep.preset, prep.spec.layout)) if prep.spec else {},
             "rounding": cfg.rounding.value,
+            "runtime": cfg.runtime.value,
             "bias_correction": bool(report.bias_corrected),  # what happened, not what was asked
             "bias_corrected_layers": len(report.bias_corrected),
             "equalized_layers": prep.passes.get("equalize", 0),

@@ -9,6 +9,7 @@ from int8ptq.calib.ranges import RangeMethod
 from int8ptq.data.presets import Preprocessing
 from int8ptq.errors import UserError
 from int8ptq.quant.isa import Isa
+from int8ptq.quant.plan import Runtime
 
 
 class Rounding(str, enum.Enum):
@@ -30,6 +31,9 @@ class QuantConfig:
     # the CPUs the model must run on: portable (every x86 CPU, weights pair-guarded), or one class;
     # auto: this machine's class
     target_isa: Isa = Isa.PORTABLE
+    # the runtime whose kernels the QDQ layout suits: onnxruntime (every quantized op's output
+    # quantized), or openvino (outputs read only by float ops stay float); it runs on both
+    runtime: Runtime = Runtime.ONNXRUNTIME
     calib_images: int | None = None  # use at most this many calibration images
     batch_size: int = 16  # calibration batch size
     percentile: float = 99.999
@@ -45,6 +49,7 @@ class QuantConfig:
         object.__setattr__(self, "method", RangeMethod(self.method))
         object.__setattr__(self, "target_isa", Isa(self.target_isa))
         object.__setattr__(self, "rounding", Rounding(self.rounding))
+        object.__setattr__(self, "runtime", Runtime(self.runtime))
         object.__setattr__(self, "exclude", tuple(self.exclude))
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")

@@ -36,7 +36,7 @@ from int8ptq.errors import UserError
 from int8ptq.ir import Graph
 from int8ptq.passes import prepare
 from int8ptq.quant.isa import Isa, resolve
-from int8ptq.quant.plan import QuantPlan, build_plan
+from int8ptq.quant.plan import QuantPlan, Runtime, build_plan
 from int8ptq.quant.qdq import WeightReport, insert_qdq
 from int8ptq.runtime.cpu import cpu_info
 from int8ptq.util.timing import timed
@@ -58,8 +58,8 @@ class Prepared:
         """The image input, if the model has one."""
         return self.inputs.image
 
-    def plan(self, exclude: Iterable[str] = ()) -> QuantPlan:
-        return build_plan(self.graph, frozenset(exclude))
+    def plan(self, exclude: Iterable[str] = (), runtime: Runtime = Runtime.ONNXRUNTIME) -> QuantPlan:
+        return build_plan(self.graph, frozenset(exclude), runtime)
 
 
 @dataclass
@@ -169,7 +169,7 @@ def calibrate_model(
     builds trials with other settings from the same pass)."""
     prep = prepare_model(proto, cfg.preset)
     equalize_model(prep, data, cfg)
-    plan = prep.plan(cfg.exclude)
+    plan = prep.plan(cfg.exclude, cfg.runtime)
     if every_method:  # exact: the trials include minmax, which needs the true extremes
         stats = calibrate(prep, data, cfg, plan, histogram=True, covariance=True, exact=True, samples=True)
     else:
@@ -210,6 +210,7 @@ def build(
         "int8ptq.version": __version__,
         "int8ptq.target_isa": isa.value,
         "int8ptq.method": cfg.method.value,
+        "int8ptq.runtime": cfg.runtime.value,
         **cfg.extra,
     }
     keep = [p for p in out.metadata_props if p.key not in meta]

@@ -143,6 +143,7 @@ def add_quant_options(p: argparse.ArgumentParser) -> None:
     from int8ptq.calib.ranges import RangeMethod
     from int8ptq.config import QuantConfig, Rounding
     from int8ptq.quant.isa import Isa
+    from int8ptq.quant.plan import Runtime
 
     g = p.add_argument_group("quantization")
     g.add_argument(
@@ -179,6 +180,15 @@ def add_quant_options(p: argparse.ArgumentParser) -> None:
         "vnni/amx use the full int8 range but saturate on CPUs without VNNI; auto: this CPU",
     )
     g.add_argument(
+        "--runtime",
+        choices=values(Runtime),
+        default=default(QuantConfig, "runtime"),
+        help="the runtime whose kernels the QDQ layout suits (the model runs on both): onnxruntime "
+        "quantizes every quantized op's output, which its QLinearConv needs; openvino leaves outputs "
+        "that only float ops read (HardSwish, SiLU, Sigmoid...) in float, which OpenVINO fuses into "
+        "the INT8 convolution: faster and closer to FP32 there, slower on onnxruntime",
+    )
+    g.add_argument(
         "--calib-images", type=positive, metavar="N", help="use at most N calibration images (default: all)"
     )
     g.add_argument(
@@ -210,6 +220,7 @@ def quant_config(a: argparse.Namespace) -> Any:
             equalize=a.equalize,
             per_channel=not a.per_tensor,
             target_isa=a.target_isa,
+            runtime=a.runtime,
             preset=preprocessing(a),
             calib_images=a.calib_images,
             batch_size=a.batch_size,

@@ -3,6 +3,7 @@ fold away, and which tensors must share one scale. Pure analysis: the graph is n
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,6 +14,17 @@ from int8ptq.ir.rewrite import attr, sole_consumer
 from int8ptq.quant.rules import ALL, CURVES, FUSABLE_ACTIVATIONS, RULES, OpRule
 
 FLOAT_TYPES = {onnx.TensorProto.FLOAT}
+
+
+class Runtime(str, enum.Enum):
+    """The runtime whose kernels the QDQ layout is made for (the model runs on both)."""
+
+    # every quantized op's output too: onnxruntime fuses DQ -> Conv -> Q into QLinearConv only
+    # with the Q after it
+    ONNXRUNTIME = "onnxruntime"
+    # outputs only float ops read stay float: OpenVINO runs the INT8 Conv with a float output
+    # and fuses the float activation after it (HardSwish, SiLU) into the convolution
+    OPENVINO = "openvino"
 
 
 @dataclass(frozen=True)
@@ -69,11 +81,16 @@ class _UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
-def build_plan(g: Graph, exclude: frozenset[str] = frozenset()) -> QuantPlan:
+def build_plan(
+    g: Graph, exclude: frozenset[str] = frozenset(), runtime: Runtime = Runtime.ONNXRUNTIME
+) -> QuantPlan:
     """Decide placement on a prepared graph (topologically sorted, shapes inferred)."""
     quantized: set[str] = set()  # tensors that will carry uint8 values
     nodes, fused, skipped = [], [], {}
-    uf = _UnionFind()
+    outputs: dict[str, str] = {}  # quantized node -> the tensor it writes (after a fused act)
+    fused_by: dict[str, str] = {}  # fused activation -> the node whose range absorbs it
+    shares: list[tuple[str, str]] = []  # (input, output) of a node that keeps its input's scale
+    movers: set[str] = set()  # quantized nodes that only move data (rule.shares_scale)
     for n in g.nodes:
         rule = RULES.get(n.op_type)
         if rule is None or n.domain not in ("", "ai.onnx"):
@@ -99,12 +116,24 @@ def build_plan(g: Graph, exclude: frozenset[str] = frozenset()) -> QuantPlan:
             act = None  # a float graph output: the activation must stay
         if act is not None:
             fused.append(act.name)
+            fused_by[act.name] = n.name
             out = act.output[0]
         if not g.is_graph_output(out):
             quantized.add(out)
+            outputs[n.name] = out
         if rule.shares_scale:
-            for a in acts:
-                uf.union(a, out)
+            shares.extend((a, out) for a in acts)
+            movers.add(n.name)
+    if runtime is Runtime.OPENVINO:
+        unread = _read_only_as_float(g, nodes, outputs)
+        quantized -= unread
+        kept = {n for n in nodes if not (n in movers and outputs.get(n, "") in unread)}
+        nodes = [n for n in nodes if n in kept]
+        fused = [f for f, by in fused_by.items() if outputs.get(by) not in unread and by in kept]
+        shares = [(a, o) for a, o in shares if a in quantized and o in quantized]
+    uf = _UnionFind()
+    for a, o in shares:
+        uf.union(a, o)
     groups: dict[str, list[str]] = {}
     for t in quantized:
         groups.setdefault(uf.find(t), []).append(t)
@@ -113,6 +142,25 @@ def build_plan(g: Graph, exclude: frozenset[str] = frozenset()) -> QuantPlan:
     shared = tuple(sorted(tuple(sorted(v)) for v in groups.values() if len(v) > 1))
     curves = {t: c for t in acts_sorted if (c := reader_curve(g, t)) is not None}
     return QuantPlan(tuple(nodes), tuple(acts_sorted), tuple(fused), shared, skipped, curves)
+
+
+def _read_only_as_float(g: Graph, nodes: list[str], outputs: dict[str, str]) -> set[str]:
+    """Quantized outputs that no quantized node reads (directly, or through data-moving nodes
+    whose own outputs are read): only float ops read them. Walks the nodes last to first."""
+    planned = set(nodes)
+    unread: set[str] = set()
+    for name in reversed(nodes):
+        out = outputs.get(name)
+        if out is None:
+            continue
+        readers = [r for r in g.consumers(out) if r.name in planned]
+        needed = any(
+            not RULES[r.op_type].shares_scale or (r.name in outputs and outputs[r.name] not in unread)
+            for r in readers
+        )
+        if not needed:
+            unread.add(out)
+    return unread
 
 
 def reader_curve(g: Graph, tensor: str) -> str | None:
