@@ -242,3 +242,16 @@ def test_python_m_int8ptq_runs_a_command(convnet_path, calib_npy, tmp_path):
     )
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "q.onnx").exists()
+
+
+def test_quantize_runtime_openvino_is_recorded_and_a_wrong_one_refused(convnet_path, calib_npy, tmp_path):
+    out = tmp_path / "ov.onnx"
+    js = tmp_path / "q.json"
+    r = cli("quantize", convnet_path, "-o", out, "--calib", calib_npy, "--runtime", "openvino", "--json", js)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(js.read_text())["settings"]["runtime"] == "openvino"
+    meta = {p.key: p.value for p in onnx.load(out).metadata_props}
+    assert meta["int8ptq.runtime"] == "openvino"
+    bad = cli("quantize", convnet_path, "-o", tmp_path / "x.onnx", "--calib", calib_npy, "--runtime", "tensorrt")
+    assert bad.returncode == 2 and "--runtime" in bad.stderr
+    assert not (tmp_path / "x.onnx").exists()
