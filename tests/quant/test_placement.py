@@ -75,3 +75,51 @@ def test_either_layout_runs_on_both_runtimes_close_to_fp32(tmp_path, runtime):
     for backend in ("ort", "openvino"):
         got = make_runner(str(out), backend).run(x)
         assert cosine(got, ref) > 0.999, backend
+
+
+def _deconv_model(group: int = 1) -> onnx.ModelProto:
+    """x -> Conv -> Relu -> ConvTranspose (2x2, stride 2) -> Sigmoid -> y."""
+    w1 = numpy_helper.from_array((RNG.standard_normal((8, 3, 3, 3)) * 0.3).astype(np.float32), "w1")
+    wt = (RNG.standard_normal((8, 6 // group, 2, 2)) * 0.3).astype(np.float32)
+    wt[0, 0, 0, 0], wt[1, 0, 0, 0] = 2.0, -2.0  # a pair of input channels the AVX2 guard must split
+    b = numpy_helper.from_array(RNG.standard_normal(6).astype(np.float32), "b")
+    nodes = [
+        helper.make_node("Conv", ["x", "w1"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["r"], name="relu"),
+        helper.make_node("ConvTranspose", ["r", "wt", "b"], ["d"], name="up", strides=[2, 2], group=group),
+        helper.make_node("Sigmoid", ["d"], ["y"], name="sig"),
+    ]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 6, 16, 16])
+    g = helper.make_graph(nodes, "g", [x], [y], [w1, numpy_helper.from_array(wt, "wt"), b])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    return onnx.shape_inference.infer_shapes(m)
+
+
+def test_conv_transpose_is_int8_for_openvino_only():
+    ort_plan = build_plan(Graph(_deconv_model()))
+    assert "up" not in ort_plan.nodes and ort_plan.skipped["up"] == "no integer kernel on onnxruntime"
+    ov_plan = build_plan(Graph(_deconv_model()), runtime=Runtime.OPENVINO)
+    assert "up" in ov_plan.nodes and "d" not in ov_plan.activations  # only the Sigmoid reads it
+    grouped = build_plan(Graph(_deconv_model(group=2)), runtime=Runtime.OPENVINO)
+    assert grouped.skipped["up"] == "grouped ConvTranspose"
+
+
+def test_openvino_conv_transpose_runs_on_both_runtimes_and_keeps_the_pair_bound(tmp_path):
+    model = _deconv_model()
+    calib = [{"x": RNG.standard_normal((1, 3, 8, 8)).astype(np.float32)} for _ in range(16)]
+    out = tmp_path / "q.onnx"
+    api.quantize(model, out, calib, config=QuantConfig(runtime="openvino"))
+    q = onnx.load(out)
+    inits = {t.name: numpy_helper.to_array(t) for t in q.graph.initializer}
+    up = next(m for m in q.graph.node if m.op_type == "ConvTranspose")
+    dq = next(n for n in q.graph.node if n.op_type == "DequantizeLinear" and n.output[0] == up.input[1])
+    assert [a.i for a in dq.attribute if a.name == "axis"] == [1]  # one scale per output channel
+    w = inits[dq.input[0]].astype(np.int32)  # (C_in, C_out, kh, kw), int8
+    assert w.shape == (8, 6, 2, 2)
+    pair_sums = np.abs(w[0::2]) + np.abs(w[1::2])  # adjacent input channels, same tap and output
+    assert pair_sums.max() <= 128 and np.abs(w).max() > 64
+    x = RNG.standard_normal((1, 3, 8, 8)).astype(np.float32)
+    ref = make_runner(model.SerializeToString(), "ort").run(x)
+    for backend in ("ort", "openvino"):
+        assert cosine(make_runner(str(out), backend).run(x), ref) > 0.999, backend

@@ -29,8 +29,8 @@ def attr(node: onnx.NodeProto, name: str, default: Any = None) -> Any:
 
 
 def group(node: onnx.NodeProto) -> int:
-    """A Conv's group count (1 for every other op)."""
-    return int(attr(node, "group", 1)) if node.op_type == "Conv" else 1
+    """A Conv's or ConvTranspose's group count (1 for every other op)."""
+    return int(attr(node, "group", 1)) if node.op_type in ("Conv", "ConvTranspose") else 1
 
 
 def is_depthwise(node: onnx.NodeProto, weight_shape: tuple[int, ...] | list[int]) -> bool:
@@ -56,16 +56,23 @@ def trans_b(node: onnx.NodeProto) -> bool:
 
 
 def weight_out_axis(node: onnx.NodeProto) -> int:
-    """The weight's output-channel axis: Conv (O, C/g, kh, kw) -> 0; Gemm (K, N) -> 1 or,
-    with transB, (N, K) -> 0; MatMul (K, N) -> 1."""
+    """The weight's output-channel axis: Conv (O, C/g, kh, kw) -> 0; ConvTranspose
+    (C, O/g, kh, kw) -> 1; Gemm (K, N) -> 1 or, with transB, (N, K) -> 0; MatMul (K, N) -> 1."""
     if node.op_type == "Conv":
         return 0
+    if node.op_type == "ConvTranspose":
+        return 1
     return 0 if trans_b(node) else 1
 
 
 def reduction_length(node: onnx.NodeProto, weight_shape: tuple[int, ...] | list[int]) -> int:
     """K, the number of products summed into each output: C/g * kh * kw for Conv, the
-    weight's input axis for Gemm/MatMul."""
+    weight's input axis for Gemm/MatMul (ConvTranspose, group 1: C * kh * kw)."""
+    if node.op_type == "ConvTranspose":  # (C, O/g, kh, kw)
+        k = int(weight_shape[0])
+        for d in weight_shape[2:]:
+            k *= int(d)
+        return k
     if node.op_type == "Conv":
         k = 1
         for d in weight_shape[1:]:

@@ -3,28 +3,18 @@ fold away, and which tensors must share one scale. Pure analysis: the graph is n
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 
 import numpy as np
 import onnx
 
 from int8ptq.ir.graph import Graph
+from int8ptq.ir.ops import group
 from int8ptq.ir.rewrite import attr, sole_consumer
-from int8ptq.quant.rules import ALL, CURVES, FUSABLE_ACTIVATIONS, RULES, OpRule
+from int8ptq.quant.rules import ALL, CURVES, FUSABLE_ACTIVATIONS, RULES, OpRule, Runtime
 
 FLOAT_TYPES = {onnx.TensorProto.FLOAT}
-
-
-class Runtime(str, enum.Enum):
-    """The runtime whose kernels the QDQ layout is made for (the model runs on both)."""
-
-    # every quantized op's output too: onnxruntime fuses DQ -> Conv -> Q into QLinearConv only
-    # with the Q after it
-    ONNXRUNTIME = "onnxruntime"
-    # outputs only float ops read stay float: OpenVINO runs the INT8 Conv with a float output
-    # and fuses the float activation after it (HardSwish, SiLU) into the convolution
-    OPENVINO = "openvino"
+__all__ = ["QuantPlan", "Runtime", "build_plan", "fusable_activation", "reader_curve"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +87,12 @@ def build_plan(
             continue
         if n.name in exclude or n.op_type in exclude:
             skipped[n.name] = "excluded by the user"
+            continue
+        if runtime not in rule.runtimes:
+            skipped[n.name] = f"no integer kernel on {runtime.value}"
+            continue
+        if n.op_type == "ConvTranspose" and group(n) > 1:
+            skipped[n.name] = "grouped ConvTranspose"
             continue
         if rule.weight is not None and (len(n.input) <= rule.weight or g.const(n.input[rule.weight]) is None):
             skipped[n.name] = "weight is not a constant"

@@ -3,6 +3,7 @@ output is quantized. Each entry names the integer kernel onnxruntime fuses it in
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -13,6 +14,17 @@ from int8ptq.ir.ops import weight_out_axis
 ALL = -1  # every input (Concat)
 
 
+class Runtime(str, enum.Enum):
+    """The runtime whose kernels the QDQ layout is made for (the model runs on both)."""
+
+    # every quantized op's output too: onnxruntime fuses DQ -> Conv -> Q into QLinearConv only
+    # with the Q after it
+    ONNXRUNTIME = "onnxruntime"
+    # outputs only float ops read stay float: OpenVINO runs the INT8 Conv with a float output
+    # and fuses the float activation after it (HardSwish, SiLU) into the convolution
+    OPENVINO = "openvino"
+
+
 @dataclass(frozen=True)
 class OpRule:
     activations: tuple[int, ...] = (0,)  # input slots quantized as uint8 activations
@@ -21,11 +33,20 @@ class OpRule:
     bias: int | None = None  # slot of a float bias, quantized int32
     shares_scale: bool = False  # output reuses the input's scale: data movement, no requant
     fuses_activation: bool = False  # a following Relu/Clip(0, x) folds into the output range
+    runtimes: frozenset[Runtime] = frozenset(Runtime)  # the runtimes with an integer kernel for it
 
 
 RULES: dict[str, OpRule] = {
     # QLinearConv
     "Conv": OpRule(weight=1, weight_axis=weight_out_axis, bias=2, fuses_activation=True),
+    # OpenVINO's INT8 deconvolution; onnxruntime has none (its QDQ form is slower than FP32)
+    "ConvTranspose": OpRule(
+        weight=1,
+        weight_axis=weight_out_axis,
+        bias=2,
+        fuses_activation=True,
+        runtimes=frozenset({Runtime.OPENVINO}),
+    ),
     # QGemm
     "Gemm": OpRule(weight=1, weight_axis=weight_out_axis, bias=2, fuses_activation=True),
     # QLinearMatMul / MatMulIntegerToFloat

@@ -28,7 +28,7 @@ PAIR_LIMIT = 128  # 255 * 128 = 32640 <= 32767
 def kernel_permutation(node: onnx.NodeProto, shape: tuple[int, ...]) -> np.ndarray:
     """Columns of the weight as (out channels, K) in its natural order (cin, kh, kw for Conv),
     listed in the order the kernel reduces (kh, kw, cin): kernel column j = natural perm[j]."""
-    if node.op_type == "Conv" and len(shape) == 4:
+    if node.op_type in ("Conv", "ConvTranspose") and len(shape) == 4:  # ConvTranspose: (O, C, kh, kw) here
         _, c, kh, kw = shape
         return np.arange(c * kh * kw).reshape(c, kh, kw).transpose(1, 2, 0).reshape(-1)
     k = int(np.prod(shape)) // max(1, shape[0]) if shape else 0
@@ -98,7 +98,7 @@ class PairGuard:
         perm = kernel_permutation(node, shape)
         if len(perm) < 2:
             return None
-        cin = shape[1] if node.op_type == "Conv" else len(perm)
+        cin = shape[1] if node.op_type in ("Conv", "ConvTranspose") else len(perm)
         a, b = _pairs(len(perm), cin)
         return PairConstraint(perm, a, b)
 
