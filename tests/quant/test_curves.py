@@ -66,3 +66,36 @@ def test_curve_slopes_match_their_functions():
     for c in Curve:
         num = (c.apply(x + 1e-4) - c.apply(x - 1e-4)) / 2e-4
         assert np.allclose(c.slope(x), num, atol=1e-5), c
+
+
+def test_hard_curves_stop_at_their_flat_sides():
+    # before HardSwish everything below -3 becomes 0; before HardSigmoid(0.2) below -2.5 becomes
+    # 0 and above 2.5 becomes 1: ranges wider than that only spend levels on nothing
+    rng = np.random.default_rng(1)
+    x = rng.normal(-1.0, 5.0, 400_000).astype(np.float32)
+    o = HistogramObserver()
+    o.update(x.reshape(1, 1, 1, -1))
+    plain = compute_range(o, RangeMethod.MSE)
+    swish = compute_range(o, RangeMethod.MSE, curve=Curve.HARD_SWISH)
+    gate = compute_range(o, RangeMethod.MSE, curve=Curve.HARD_SIGMOID_ONNX)
+    assert plain[0] < -6 and -3.7 < swish[0] < -2.5
+    assert -3.2 < gate[0] < -2.0 and 2.0 < gate[1] < 3.2
+    for curve, r in ((Curve.HARD_SWISH, swish), (Curve.HARD_SIGMOID_ONNX, gate)):
+        assert _after(curve, x, r) < 0.5 * _after(curve, x, plain)
+
+
+def test_hard_sigmoid_counts_with_the_alphas_it_knows():
+    w = numpy_helper.from_array(np.ones((4, 4, 1, 1), np.float32), "w")
+    vi = lambda n: helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 4, 8, 8])  # noqa: E731
+    plans = {}
+    for alpha in (0.2, 1 / 6, 0.3):
+        nodes = [
+            helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
+            helper.make_node("HardSigmoid", ["c"], ["h"], name="gate", alpha=alpha),
+            helper.make_node("Conv", ["h", "w"], ["y"], name="conv2"),
+        ]
+        g = helper.make_graph(nodes, "g", [vi("x")], [vi("y")], [w])
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+        plans[alpha] = build_plan(Graph(onnx.shape_inference.infer_shapes(m))).curves
+    assert plans[0.2] == {"c": "HardSigmoid(0.2)"} and plans[1 / 6] == {"c": "HardSigmoid"}
+    assert plans[0.3] == {}

@@ -35,25 +35,46 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return np.asarray(1.0 / (1.0 + np.exp(-np.clip(x, -60.0, 60.0))))
 
 
+def _hard_gate(x: np.ndarray, alpha: float) -> np.ndarray:
+    """clip(alpha * x + 1/2, 0, 1): HardSigmoid with beta 1/2 (HardSwish's gate: alpha 1/6)."""
+    return np.asarray(np.clip(alpha * x + 0.5, 0.0, 1.0))
+
+
 class Curve(str, enum.Enum):
     """The elementwise function that every reader of a tensor applies first: the range is
-    chosen for the error after it (SiLU flattens the negative side, Sigmoid both tails)."""
+    chosen for the error after it (SiLU flattens the negative side, Sigmoid both tails; the
+    hard forms are flat below -3, and HardSigmoid above 3)."""
 
     IDENTITY = "Identity"
     SIGMOID = "Sigmoid"
     SILU = "SiLU"  # x * sigmoid(x)
+    HARD_SIGMOID = "HardSigmoid"  # clip(x / 6 + 1/2, 0, 1)
+    HARD_SIGMOID_ONNX = "HardSigmoid(0.2)"  # clip(0.2 x + 1/2, 0, 1): ONNX's default alpha
+    HARD_SWISH = "HardSwish"  # x * clip(x / 6 + 1/2, 0, 1)
 
     def apply(self, x: np.ndarray) -> np.ndarray:
         if self is Curve.IDENTITY:
             return x
+        if self in _HARD_ALPHA:
+            g = _hard_gate(x, _HARD_ALPHA[self])
+            return x * g if self is Curve.HARD_SWISH else g
         s = _sigmoid(x)
         return s if self is Curve.SIGMOID else x * s
 
     def slope(self, x: np.ndarray) -> np.ndarray:
         if self is Curve.IDENTITY:
             return np.ones_like(x)
+        if self in _HARD_ALPHA:
+            alpha = _HARD_ALPHA[self]
+            inside = np.abs(x) < 0.5 / alpha
+            if self is Curve.HARD_SWISH:
+                return np.where(inside, 2.0 * alpha * x + 0.5, (x > 0).astype(np.float64))
+            return np.where(inside, alpha, 0.0)
         s = _sigmoid(x)
         return s * (1.0 - s) if self is Curve.SIGMOID else s * (1.0 + x * (1.0 - s))
+
+
+_HARD_ALPHA = {Curve.HARD_SIGMOID: 1.0 / 6.0, Curve.HARD_SIGMOID_ONNX: 0.2, Curve.HARD_SWISH: 1.0 / 6.0}
 
 
 @dataclass(frozen=True)

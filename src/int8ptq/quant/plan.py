@@ -11,7 +11,7 @@ import onnx
 from int8ptq.ir.graph import Graph
 from int8ptq.ir.ops import group
 from int8ptq.ir.rewrite import attr, sole_consumer
-from int8ptq.quant.rules import ALL, CURVES, FUSABLE_ACTIVATIONS, RULES, OpRule, Runtime
+from int8ptq.quant.rules import ALL, CURVES, FUSABLE_ACTIVATIONS, HARD_SIGMOID_CURVES, RULES, OpRule, Runtime
 
 FLOAT_TYPES = {onnx.TensorProto.FLOAT}
 __all__ = ["QuantPlan", "Runtime", "build_plan", "fusable_activation", "reader_curve"]
@@ -159,13 +159,22 @@ def _read_only_as_float(g: Graph, nodes: list[str], outputs: dict[str, str]) -> 
     return unread
 
 
+def _curve_of(node: onnx.NodeProto) -> str | None:
+    """The curve `node` applies (rules.CURVES, rules.HARD_SIGMOID_CURVES)."""
+    if node.op_type == "HardSigmoid":
+        alpha, beta = float(attr(node, "alpha", 0.2)), float(attr(node, "beta", 0.5))
+        known = [c for a, c in HARD_SIGMOID_CURVES.items() if abs(alpha - a) < 1e-4]
+        return known[0] if known and abs(beta - 0.5) < 1e-6 else None
+    return CURVES.get(node.op_type)
+
+
 def reader_curve(g: Graph, tensor: str) -> str | None:
     """The elementwise function every reader of `tensor` applies first (rules.CURVES), or
     "SiLU" for x * Sigmoid(x); None when a reader uses the values as they are."""
     readers = g.consumers(tensor)
     if not readers or g.is_graph_output(tensor):
         return None
-    kinds = {CURVES.get(n.op_type) for n in readers}
+    kinds = {_curve_of(n) for n in readers}
     if len(kinds) == 1 and None not in kinds:
         return kinds.pop()
     sig = [n for n in readers if n.op_type == "Sigmoid"]

@@ -75,4 +75,7 @@ FUSABLE_ACTIVATIONS = ("Relu", "Clip")
 # Elementwise functions that, when every reader of a tensor applies one first, decide how the
 # tensor's range is searched: by the error after the function (calib.ranges.Curve). The
 # SiLU pair x * Sigmoid(x) is recognised in plan.reader_curve.
-CURVES = {"Sigmoid": "Sigmoid"}
+# HardSigmoid's curve depends on its alpha (1/6 or ONNX's default 0.2; beta 1/2; others: none),
+# see plan.reader_curve.
+CURVES = {"Sigmoid": "Sigmoid", "HardSwish": "HardSwish"}
+HARD_SIGMOID_CURVES = {1.0 / 6.0: "HardSigmoid", 0.2: "HardSigmoid(0.2)"}
