@@ -53,8 +53,8 @@ RULES: dict[str, OpRule] = {
     "MatMul": OpRule(weight=1, weight_axis=weight_out_axis, fuses_activation=True),
     # QLinearAdd
     "Add": OpRule(activations=(0, 1), fuses_activation=True),
-    # QLinearMul
-    "Mul": OpRule(activations=(0, 1), fuses_activation=True),
+    # QLinearMul; OpenVINO fuses a float SiLU or SE-gate Mul into the convolution before it
+    "Mul": OpRule(activations=(0, 1), fuses_activation=True, runtimes=frozenset({Runtime.ONNXRUNTIME})),
     # QLinearConcat (inputs and output share one scale: no requantization)
     "Concat": OpRule(activations=(ALL,), shares_scale=True),
     # QLinearAveragePool / QLinearGlobalAveragePool
