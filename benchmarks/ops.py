@@ -11,7 +11,8 @@ of detection, OCR and segmentation models (issue 13 item 3), at shapes taken fro
 
 Each backend (onnxruntime with every optimization, OpenVINO CPU; 2 threads, batch 1) fuses
 what it can. The latency of an Identity graph with the same inputs and outputs (the call's
-own overhead) is subtracted. Repeats interleave FP32, INT8 and the overhead graphs. The error
+own overhead) is subtracted. Rounds visit FP32, INT8 and the overhead graphs in turn, with only
+the visited graph loaded (live sessions slow each other down: their idle threads spin). The error
 is the SQNR (dB) of the INT8 output against FP32 on the same dequantized input: what the
 quantization of the op adds. Writes benchmarks/results/ops.md:
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import gc
 import json
 import os
 import sys
@@ -203,24 +205,37 @@ def sqnr(ref: list[np.ndarray], got: list[np.ndarray]) -> float:
     return float("inf") if noise == 0 else 10 * np.log10(float((r * r).mean()) / noise)
 
 
-def interleaved(fns: dict[str, Callable[[], object]], rounds: int, seconds: float = 0.05) -> dict[str, float]:
-    """Median seconds per call of each function; every round times each in turn for about
-    `seconds` (the call count fixed once per function, after warm-up)."""
-    calls = {}
-    for k, f in fns.items():
-        for _ in range(3):
-            f()
-        t = time.perf_counter()
-        f()
-        calls[k] = max(1, int(seconds / max(time.perf_counter() - t, 1e-6)))
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    keys = list(fns)
+Loader = Callable[[], Callable[[], object]]  # loads a graph; the call runs it once
+
+
+def loader(path: Path, backend: str, feed: dict) -> Loader:
+    def load() -> Callable[[], object]:
+        run = runner(path, backend)
+        return lambda: run(feed)
+
+    return load
+
+
+def alternating(loaders: dict[str, Loader], rounds: int, seconds: float = 0.05) -> dict[str, float]:
+    """Median seconds per call of each graph. Every round visits the graphs in turn (the order
+    alternates); a visit loads the graph, warms it up, times it for about `seconds` and frees
+    it, so only one is alive at a time."""
+    times: dict[str, list[float]] = {k: [] for k in loaders}
+    keys = list(loaders)
     for r in range(rounds):
-        for k in keys[r % len(keys) :] + keys[: r % len(keys)]:
+        for k in keys if r % 2 == 0 else keys[::-1]:
+            f = loaders[k]()
+            for _ in range(3):
+                f()
             t = time.perf_counter()
-            for _ in range(calls[k]):
-                fns[k]()
-            times[k].append((time.perf_counter() - t) / calls[k])
+            f()
+            calls = max(1, int(seconds / max(time.perf_counter() - t, 1e-6)))
+            t = time.perf_counter()
+            for _ in range(calls):
+                f()
+            times[k].append((time.perf_counter() - t) / calls)
+            del f
+            gc.collect()
     return {k: float(np.median(v)) for k, v in times.items()}
 
 
@@ -256,7 +271,9 @@ def measure(c: Case, rounds: int) -> dict[str, object]:
                     for g, o in zip(run["int8"](xq), c.outputs, strict=True)
                 ]
                 res[f"{backend}_sqnr"] = sqnr(ref, got)
-                t = interleaved({k: (lambda f=f, k=k: f(feeds[k])) for k, f in run.items()}, rounds)
+                del run
+                gc.collect()
+                t = alternating({k: loader(p, backend, feeds[k]) for k, p in paths.items()}, rounds)
                 res[f"{backend}_fp32_us"] = 1e6 * max(t["fp32"] - t["id32"], 0.0)
                 res[f"{backend}_int8_us"] = 1e6 * max(t["int8"] - t["id8"], 0.0)
                 res[f"{backend}_raw"] = {k: 1e6 * v for k, v in t.items()}
@@ -337,7 +354,8 @@ METHOD = (
     "Split, Slice, Concat, nearest Resize) keep their input's scale, so a backend may run them on "
     "uint8. Each backend (onnxruntime with every optimization, OpenVINO CPU; 2 threads, batch 1) "
     "fuses what it can. The latency of an Identity graph with the same inputs (the call's own overhead) "
-    "is subtracted. Rounds interleave FP32, INT8 and the two overhead graphs. Caveat: on OpenVINO the "
+    "is subtracted. Rounds visit FP32, INT8 and the two overhead graphs in turn, one loaded at a time. "
+    "Caveat: on OpenVINO the "
     "INT8 graph's dequantization of its graph input has no int8 producer to fold into (inside a "
     "network OpenVINO's low-precision transformations move it into the neighbours), so OpenVINO's "
     "INT8 figures for cheap ops are an upper bound. Error: SQNR (dB) of the INT8 output against FP32 on "
@@ -382,7 +400,7 @@ def main() -> None:
         f"ISA: {common.isa_line()}  \nLoad average (1, 5, 15 min): {[round(v, 2) for v in start]} at the "
         f"start, {[round(v, 2) for v in end]} at the end.\n\n"
         + METHOD
-        + f" Median of {a.rounds} interleaved rounds. FP32/INT8 > 1: INT8 is faster; '-' where both"
+        + f" Median of {a.rounds} rounds. FP32/INT8 > 1: INT8 is faster; '-' where both"
         f" take under {TINY_US:.0f} µs.\n\n"
         f"Decision: *quantize* when the QDQ graph runs on both backends with an SQNR of at least"
         f" {MIN_SQNR_DB:.0f} dB and, on onnxruntime, INT8 is faster (beyond {NOISE:.0%}) or as fast and exact"
