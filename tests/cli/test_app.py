@@ -252,6 +252,7 @@ def test_quantize_runtime_openvino_is_recorded_and_a_wrong_one_refused(convnet_p
     assert json.loads(js.read_text())["settings"]["runtime"] == "openvino"
     meta = {p.key: p.value for p in onnx.load(out).metadata_props}
     assert meta["int8ptq.runtime"] == "openvino"
-    bad = cli("quantize", convnet_path, "-o", tmp_path / "x.onnx", "--calib", calib_npy, "--runtime", "tensorrt")
+    bad_out = tmp_path / "x.onnx"
+    bad = cli("quantize", convnet_path, "-o", bad_out, "--calib", calib_npy, "--runtime", "tensorrt")
     assert bad.returncode == 2 and "--runtime" in bad.stderr
-    assert not (tmp_path / "x.onnx").exists()
+    assert not bad_out.exists()
