@@ -320,8 +320,15 @@ def decide(r: dict[str, object]) -> str:
 def _rules_now(c: Case) -> str:
     from int8ptq.quant.rules import RULES
 
+    def now(t: str) -> str:
+        if t not in RULES:
+            return "FP32"
+        runtimes = RULES[t].runtimes
+        only = f" ({', '.join(sorted(r.value for r in runtimes))} only)" if len(runtimes) == 1 else ""
+        return "INT8" + only
+
     types = sorted({n.op_type for n in c.nodes})
-    return ", ".join(f"{t}: {'INT8' if t in RULES else 'FP32'}" for t in types)
+    return ", ".join(f"{t}: {now(t)}" for t in types)
 
 
 def _f(v: object, fmt: str = "{:.0f}") -> str:
