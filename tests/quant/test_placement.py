@@ -123,3 +123,20 @@ def test_openvino_conv_transpose_runs_on_both_runtimes_and_keeps_the_pair_bound(
     ref = make_runner(model.SerializeToString(), "ort").run(x)
     for backend in ("ort", "openvino"):
         assert cosine(make_runner(str(out), backend).run(x), ref) > 0.999, backend
+
+
+@pytest.mark.parametrize(("mode", "planned"), [("nearest", True), ("linear", False)])
+def test_nearest_resize_keeps_its_input_scale_and_linear_stays_float(mode, planned):
+    w = numpy_helper.from_array((RNG.standard_normal((8, 8, 1, 1)) * 0.3).astype(np.float32), "w")
+    scales = numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales")
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
+        helper.make_node("Resize", ["c", "", "scales"], ["r"], name="up", mode=mode),
+        helper.make_node("Conv", ["r", "w"], ["y"], name="conv2"),
+    ]
+    vi = lambda n, s: helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 8, s, s])  # noqa: E731
+    g = helper.make_graph(nodes, "g", [vi("x", 8)], [vi("y", 16)], [w, scales])
+    m = onnx.shape_inference.infer_shapes(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
+    plan = build_plan(Graph(m))
+    assert ("up" in plan.nodes) == planned
+    assert (("c", "r") in plan.groups) == planned  # one scale: the uint8 values are copied

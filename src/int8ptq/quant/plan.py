@@ -83,7 +83,7 @@ def build_plan(
     movers: set[str] = set()  # quantized nodes that only move data (rule.shares_scale)
     for n in g.nodes:
         rule = RULES.get(n.op_type)
-        if rule is None or n.domain not in ("", "ai.onnx"):
+        if rule is None or n.domain not in ("", "ai.onnx") or (rule.applies and not rule.applies(n)):
             continue
         if n.name in exclude or n.op_type in exclude:
             skipped[n.name] = "excluded by the user"
