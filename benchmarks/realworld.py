@@ -15,7 +15,7 @@ failure) and results are kept in WORK/realworld/<model>/, so a rerun resumes:
 
     python benchmarks/realworld.py quantize [--models yolo,det,rec,cls]
     python benchmarks/realworld_speed.py [--repeat 15]
-    python benchmarks/realworld.py report            # -> benchmarks/results/realworld_peers.md
+    python benchmarks/realworld_report.py            # -> benchmarks/results/realworld_peers.md
 """
 
 from __future__ import annotations
@@ -359,17 +359,12 @@ def main() -> None:
         _run_child(sys.argv[2:])
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("what", choices=("quantize", "report"))
+    ap.add_argument("what", choices=("quantize",))
     ap.add_argument("--models", default=",".join(TASKS))
     ap.add_argument("--only", default="", help="comma-separated slugs or tools (int8ptq, ort, nncf)")
     a = ap.parse_args()
-    if a.what == "quantize":
-        for key in a.models.split(","):
-            run_task(make_task(key), set(a.only.split(",")) if a.only else None)
-    else:
-        import realworld_report
-
-        realworld_report.write(a.models.split(","))
+    for key in a.models.split(","):
+        run_task(make_task(key), set(a.only.split(",")) if a.only else None)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,13 @@
-"""benchmarks/results/realworld_peers.md from the sidecars of benchmarks/realworld.py, the
-timings of realworld_speed.py and the profiles of realworld_islands.py (WORK/realworld/)."""
+"""benchmarks/results/realworld_peers.md (and BENCHMARKS.md's "Real models as shipped") from the
+sidecars of benchmarks/realworld.py, the timings of realworld_speed.py and the profiles of
+realworld_islands.py (WORK/realworld/):
+
+    python benchmarks/realworld_report.py [--models yolo,det,rec,cls]
+"""
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import tempfile
@@ -192,7 +197,7 @@ def write(keys: list[str], notes: str = "") -> Path:
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     text = (
         "# Real models as shipped: int8ptq, onnxruntime and NNCF side by side (issue 13)\n\n"
-        "Written by `python benchmarks/realworld.py report` from the runs of `benchmarks/realworld.py "
+        "Written by `python benchmarks/realworld_report.py` from the runs of `benchmarks/realworld.py "
         "quantize`, `benchmarks/realworld_speed.py` and `benchmarks/realworld_islands.py`.  \n"
         f"Commit: {common.commit()}  \nDate: {stamp}  \nMachine: {common.machine()}  \n"
         f"ISA: {common.isa_line()}\n\n"
@@ -239,4 +244,14 @@ def benchmarks_section(keys: list[str]) -> None:
     body += summary(keys) + "\n"
     body += "Data (calibration / held-out): " + "; ".join(f"{k}: {about(k)['data']}" for k in keys) + ".\n\n"
     body += "### Speed: FP32 against INT8, batch 1, 2 threads\n\n" + speed(keys)
-    common.update_section("Real models as shipped", body, "python benchmarks/realworld.py report")
+    common.update_section("Real models as shipped", body, "python benchmarks/realworld_report.py")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--models", default=",".join(rw.TASKS))
+    write(ap.parse_args().models.split(","))
+
+
+if __name__ == "__main__":
+    main()
