@@ -3,6 +3,7 @@ import pytest
 from int8ptq.calib.ranges import RangeMethod
 from int8ptq.config_yaml import load_run_config
 from int8ptq.errors import UserError
+from int8ptq.quant.rules import Runtime
 
 
 def test_our_yaml_maps_to_frozen_dataclasses(tmp_path):
@@ -16,6 +17,7 @@ quantization:
   per_channel: false
   equalize: true
   exclude: [conv1, Softmax]
+  runtime: openvino
 evaluate:
   data: eval.txt
 benchmark:
@@ -24,6 +26,7 @@ benchmark:
     c = load_run_config(p)
     assert c.quantization.method is RangeMethod.KL and c.quantization.exclude == ("conv1", "Softmax")
     assert c.quantization.equalize is True and c.quantization.per_channel is False
+    assert c.quantization.runtime is Runtime.OPENVINO
     assert c.evaluate.data == "eval.txt" and c.benchmark.batch_sizes == (1, 8) and c.threads == 2
     with pytest.raises(AttributeError):
         c.quantization.method = "minmax"  # frozen
@@ -34,6 +37,7 @@ benchmark:
     [
         ("model: m\noutput: o\nthreds: 2\n", "did you mean 'threads'"),
         ("model: m\noutput: o\nquantization:\n  method: entropy\n", "not one of"),
+        ("model: m\noutput: o\nquantization:\n  runtime: tensorrt\n", "not one of"),
         ("model: m\noutput: o\nthreads: two\n", "expected int"),
         ("model: m\noutput: o\nquantization:\n  equalize: yes please\n", "expected bool"),
         ("output: o\n", "missing required key"),

@@ -35,6 +35,7 @@ def print_result(r: Any) -> None:
         ["method / preset", f"{r.settings['method']} / {r.settings['preset']}"],
         ["preprocessing", _pixels(r.settings["preprocessing"])],
         ["target ISA", r.target_isa],
+        ["laid out for", r.settings["runtime"]],
         ["time", f"{r.seconds:.1f} s"],
     ]
     if r.opset_upgraded:
