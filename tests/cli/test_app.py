@@ -249,7 +249,8 @@ def test_quantize_runtime_openvino_is_recorded_and_a_wrong_one_refused(convnet_p
     js = tmp_path / "q.json"
     r = cli("quantize", convnet_path, "-o", out, "--calib", calib_npy, "--runtime", "openvino", "--json", js)
     assert r.returncode == 0, r.stderr
-    shown = cli("quantize", convnet_path, "-o", tmp_path / "s.onnx", "--calib", calib_npy, "--runtime", "openvino")
+    flags = ("--calib", calib_npy, "--runtime", "openvino")
+    shown = cli("quantize", convnet_path, "-o", tmp_path / "s.onnx", *flags)
     text = shown.stdout + shown.stderr
     assert "laid out for" in text and "openvino" in text
     assert json.loads(js.read_text())["settings"]["runtime"] == "openvino"
