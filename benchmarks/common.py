@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import gc
 import os
 import platform
 import re
@@ -65,6 +66,32 @@ def timed(fn: Callable[[], object]) -> float:
     t = time.perf_counter()
     fn()
     return time.perf_counter() - t
+
+
+Loader = Callable[[], Callable[[], object]]  # loads a model; the call runs it once on its input
+
+
+def alternating(
+    loaders: dict[str, Loader], rounds: int, *, calls: int | None = None, seconds: float = 0.05
+) -> dict[str, list[float]]:
+    """Seconds per call of each model, one value per round: the median of `calls` timed calls
+    (None: as many as fill about `seconds`). Rounds visit the models in turn, the order
+    alternating; a visit loads the model, warms it up, times it and frees it, so only one is
+    alive at a time (live onnxruntime sessions slow each other down: their idle threads spin)."""
+    times: dict[str, list[float]] = {k: [] for k in loaders}
+    keys = list(loaders)
+    for r in range(rounds):
+        for k in keys if r % 2 == 0 else keys[::-1]:
+            run = loaders[k]()
+            for _ in range(3):
+                run()
+            n = calls or max(1, int(seconds / max(timed(run), 1e-6)))
+            for _ in range(n // 5):
+                run()
+            times[k].append(float(np.median([timed(run) for _ in range(n)])))
+            del run
+            gc.collect()
+    return times
 
 
 def isa_line() -> str:

@@ -28,7 +28,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -205,38 +204,12 @@ def sqnr(ref: list[np.ndarray], got: list[np.ndarray]) -> float:
     return float("inf") if noise == 0 else 10 * np.log10(float((r * r).mean()) / noise)
 
 
-Loader = Callable[[], Callable[[], object]]  # loads a graph; the call runs it once
-
-
-def loader(path: Path, backend: str, feed: dict) -> Loader:
+def loader(path: Path, backend: str, feed: dict) -> common.Loader:
     def load() -> Callable[[], object]:
         run = runner(path, backend)
         return lambda: run(feed)
 
     return load
-
-
-def alternating(loaders: dict[str, Loader], rounds: int, seconds: float = 0.05) -> dict[str, float]:
-    """Median seconds per call of each graph. Every round visits the graphs in turn (the order
-    alternates); a visit loads the graph, warms it up, times it for about `seconds` and frees
-    it, so only one is alive at a time."""
-    times: dict[str, list[float]] = {k: [] for k in loaders}
-    keys = list(loaders)
-    for r in range(rounds):
-        for k in keys if r % 2 == 0 else keys[::-1]:
-            f = loaders[k]()
-            for _ in range(3):
-                f()
-            t = time.perf_counter()
-            f()
-            calls = max(1, int(seconds / max(time.perf_counter() - t, 1e-6)))
-            t = time.perf_counter()
-            for _ in range(calls):
-                f()
-            times[k].append((time.perf_counter() - t) / calls)
-            del f
-            gc.collect()
-    return {k: float(np.median(v)) for k, v in times.items()}
 
 
 def samples(c: Case, calib: int = 8) -> tuple[dict[str, tuple[float, int]], dict, dict]:
@@ -264,7 +237,7 @@ def measure(c: Case, rounds: int) -> dict[str, object]:
         feeds = {"fp32": x_dq, "int8": xq, "id32": x_dq, "id8": xq}
         for backend in ("ort", "ov"):
             try:
-                run = {k: runner(p, backend) for k, p in paths.items()}
+                run = {k: runner(paths[k], backend) for k in ("fp32", "int8")}
                 ref = run["fp32"](x_dq)
                 got = [
                     (g.astype(np.float32) - q[o][1]) * q[o][0]
@@ -273,7 +246,8 @@ def measure(c: Case, rounds: int) -> dict[str, object]:
                 res[f"{backend}_sqnr"] = sqnr(ref, got)
                 del run
                 gc.collect()
-                t = alternating({k: loader(p, backend, feeds[k]) for k, p in paths.items()}, rounds)
+                loaders = {k: loader(p, backend, feeds[k]) for k, p in paths.items()}
+                t = {k: float(np.median(v)) for k, v in common.alternating(loaders, rounds).items()}
                 res[f"{backend}_fp32_us"] = 1e6 * max(t["fp32"] - t["id32"], 0.0)
                 res[f"{backend}_int8_us"] = 1e6 * max(t["int8"] - t["id8"], 0.0)
                 res[f"{backend}_raw"] = {k: 1e6 * v for k, v in t.items()}

@@ -18,12 +18,9 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import functools
-import gc
 import json
 import os
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -52,26 +49,12 @@ def candidates(key: str) -> list[tuple[str, str, Path, dict]]:
     return out
 
 
-def alternating(
-    loaders: dict[str, Callable[[], Callable[[np.ndarray], object]]], x: np.ndarray, rounds: int, calls: int
-) -> dict[str, list[float]]:
-    """Seconds per call of each model, one value per round (the median of `calls` calls).
-    Each visit loads the model, warms it up and frees it before the next model is loaded."""
-    keys, times = list(loaders), {k: [] for k in loaders}
-    for r in range(rounds):
-        for k in keys if r % 2 == 0 else keys[::-1]:
-            run = loaders[k]()
-            for _ in range(max(3, calls // 5)):
-                run(x)
-            per_call = []
-            for _ in range(calls):
-                t = time.perf_counter()
-                run(x)
-                per_call.append(time.perf_counter() - t)
-            times[k].append(float(np.median(per_call)))
-            del run
-            gc.collect()
-    return times
+def _loader(path: Path, backend: str, x: np.ndarray) -> common.Loader:
+    def load() -> Callable[[], object]:
+        run = columns.runner(path, backend)
+        return lambda: run(x)
+
+    return load
 
 
 def measure(key: str, x: np.ndarray, rounds: int, calls: int) -> list[dict[str, object]]:
@@ -87,13 +70,13 @@ def measure(key: str, x: np.ndarray, rounds: int, calls: int) -> list[dict[str, 
                 continue
             try:
                 columns.runner(f, backend)  # loads here, or fails here with its own message
-                runners[tool] = functools.partial(columns.runner, f, backend)
+                runners[tool] = _loader(f, backend, x)
                 labels[tool] = label
             except Exception as e:  # noqa: BLE001 - a model the backend cannot load: say so
                 rows.append(
                     {"model": key, "backend": backend, "tool": tool, "label": label, "error": rw._one_line(e)}
                 )
-        times = alternating(runners, x, rounds, calls)
+        times = common.alternating(runners, rounds, calls=calls)
         fp32 = np.array(times["fp32"])
         for tool, ts in times.items():
             per_round = fp32 / np.array(ts)

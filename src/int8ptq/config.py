@@ -9,7 +9,7 @@ from int8ptq.calib.ranges import RangeMethod
 from int8ptq.data.presets import Preprocessing
 from int8ptq.errors import UserError
 from int8ptq.quant.isa import Isa
-from int8ptq.quant.plan import Runtime
+from int8ptq.quant.rules import Runtime
 
 
 class Rounding(str, enum.Enum):

@@ -36,8 +36,9 @@ from int8ptq.errors import UserError
 from int8ptq.ir import Graph
 from int8ptq.passes import prepare
 from int8ptq.quant.isa import Isa, resolve
-from int8ptq.quant.plan import QuantPlan, Runtime, build_plan
+from int8ptq.quant.plan import QuantPlan, build_plan
 from int8ptq.quant.qdq import WeightReport, insert_qdq
+from int8ptq.quant.rules import Runtime
 from int8ptq.runtime.cpu import cpu_info
 from int8ptq.util.timing import timed
 from int8ptq.version import __version__

@@ -143,7 +143,7 @@ def add_quant_options(p: argparse.ArgumentParser) -> None:
     from int8ptq.calib.ranges import RangeMethod
     from int8ptq.config import QuantConfig, Rounding
     from int8ptq.quant.isa import Isa
-    from int8ptq.quant.plan import Runtime
+    from int8ptq.quant.rules import Runtime
 
     g = p.add_argument_group("quantization")
     g.add_argument(

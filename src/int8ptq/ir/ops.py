@@ -67,12 +67,7 @@ def weight_out_axis(node: onnx.NodeProto) -> int:
 
 def reduction_length(node: onnx.NodeProto, weight_shape: tuple[int, ...] | list[int]) -> int:
     """K, the number of products summed into each output: C/g * kh * kw for Conv, the
-    weight's input axis for Gemm/MatMul (ConvTranspose, group 1: C * kh * kw)."""
-    if node.op_type == "ConvTranspose":  # (C, O/g, kh, kw)
-        k = int(weight_shape[0])
-        for d in weight_shape[2:]:
-            k *= int(d)
-        return k
+    weight's input axis for Gemm/MatMul."""
     if node.op_type == "Conv":
         k = 1
         for d in weight_shape[1:]:

@@ -9,12 +9,10 @@ import numpy as np
 import onnx
 
 from int8ptq.ir.graph import Graph
-from int8ptq.ir.ops import group
 from int8ptq.ir.rewrite import attr, sole_consumer
 from int8ptq.quant.rules import ALL, CURVES, FUSABLE_ACTIVATIONS, HARD_SIGMOID_CURVES, RULES, OpRule, Runtime
 
 FLOAT_TYPES = {onnx.TensorProto.FLOAT}
-__all__ = ["QuantPlan", "Runtime", "build_plan", "fusable_activation", "reader_curve"]
 
 
 @dataclass(frozen=True)
@@ -76,7 +74,8 @@ def build_plan(
 ) -> QuantPlan:
     """Decide placement on a prepared graph (topologically sorted, shapes inferred)."""
     quantized: set[str] = set()  # tensors that will carry uint8 values
-    nodes, fused, skipped = [], [], {}
+    nodes: list[str] = []
+    skipped: dict[str, str] = {}
     outputs: dict[str, str] = {}  # quantized node -> the tensor it writes (after a fused act)
     fused_by: dict[str, str] = {}  # fused activation -> the node whose range absorbs it
     shares: list[tuple[str, str]] = []  # (input, output) of a node that keeps its input's scale
@@ -90,9 +89,6 @@ def build_plan(
             continue
         if runtime not in rule.runtimes:
             skipped[n.name] = f"no integer kernel on {runtime.value}"
-            continue
-        if n.op_type == "ConvTranspose" and group(n) > 1:
-            skipped[n.name] = "grouped ConvTranspose"
             continue
         if rule.weight is not None and (len(n.input) <= rule.weight or g.const(n.input[rule.weight]) is None):
             skipped[n.name] = "weight is not a constant"
@@ -111,7 +107,6 @@ def build_plan(
         if act is not None and g.is_graph_output(act.output[0]):
             act = None  # a float graph output: the activation must stay
         if act is not None:
-            fused.append(act.name)
             fused_by[act.name] = n.name
             out = act.output[0]
         if not g.is_graph_output(out):
@@ -121,11 +116,9 @@ def build_plan(
             shares.extend((a, out) for a in acts)
             movers.add(n.name)
     if runtime is Runtime.OPENVINO:
-        unread = _read_only_as_float(g, nodes, outputs)
-        quantized -= unread
-        kept = {n for n in nodes if not (n in movers and outputs.get(n, "") in unread)}
-        nodes = [n for n in nodes if n in kept]
-        fused = [f for f, by in fused_by.items() if outputs.get(by) not in unread and by in kept]
+        quantized -= _read_only_as_float(g, nodes, outputs)
+        nodes = [n for n in nodes if n not in movers or outputs.get(n) in quantized]
+        fused_by = {f: by for f, by in fused_by.items() if outputs[by] in quantized}
         shares = [(a, o) for a, o in shares if a in quantized and o in quantized]
     uf = _UnionFind()
     for a, o in shares:
@@ -137,7 +130,7 @@ def build_plan(
     acts_sorted = sorted(quantized, key=lambda t: order.get(t, -1))
     shared = tuple(sorted(tuple(sorted(v)) for v in groups.values() if len(v) > 1))
     curves = {t: c for t in acts_sorted if (c := reader_curve(g, t)) is not None}
-    return QuantPlan(tuple(nodes), tuple(acts_sorted), tuple(fused), shared, skipped, curves)
+    return QuantPlan(tuple(nodes), tuple(acts_sorted), tuple(fused_by), shared, skipped, curves)
 
 
 def _read_only_as_float(g: Graph, nodes: list[str], outputs: dict[str, str]) -> set[str]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import onnx
 
-from int8ptq.ir.ops import attr, weight_out_axis
+from int8ptq.ir.ops import attr, group, weight_out_axis
 
 ALL = -1  # every input (Concat)
 
@@ -45,13 +45,15 @@ def _nearest(node: onnx.NodeProto) -> bool:
 RULES: dict[str, OpRule] = {
     # QLinearConv
     "Conv": OpRule(weight=1, weight_axis=weight_out_axis, bias=2, fuses_activation=True),
-    # OpenVINO's INT8 deconvolution; onnxruntime has none (its QDQ form is slower than FP32)
+    # OpenVINO's INT8 deconvolution; onnxruntime has none (its QDQ form is slower than FP32).
+    # Ungrouped only: a grouped weight (C, O/g, kh, kw) has no one axis of all output channels.
     "ConvTranspose": OpRule(
         weight=1,
         weight_axis=weight_out_axis,
         bias=2,
         fuses_activation=True,
         runtimes=frozenset({Runtime.OPENVINO}),
+        applies=lambda n: group(n) == 1,
     ),
     # QGemm
     "Gemm": OpRule(weight=1, weight_axis=weight_out_axis, bias=2, fuses_activation=True),
