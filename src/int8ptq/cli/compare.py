@@ -32,12 +32,12 @@ def run(a: argparse.Namespace) -> int:
 
     r = compare(a.fp32, a.int8, a.data, preset=o.preprocessing(a), limit=a.limit, threads=a.threads)
     rows = [
-        [t.tensor, t.producer, f"{t.sqnr_db:.1f}", f"{t.cosine:.5f}", f"{t.max_abs_err:.3g}"]
+        [t.tensor, t.source, f"{t.sqnr_db:.1f}", f"{t.cosine:.5f}", f"{t.max_abs_err:.3g}"]
         for t in r.tensors[: a.top]
     ]
     table(
         f"INT8 vs FP32 per tensor, worst first ({r.images} images)",
-        ["tensor", "producer", "SQNR dB", "cosine", "max |err|"],
+        ["tensor", "producer -> read through", "SQNR dB", "cosine", "max |err|"],
         rows,
     )
     table(

@@ -3,6 +3,10 @@
 The INT8 model is run as it is (fused integer kernels): its uint8 tensors are read from
 the QuantizeLinear outputs and dequantized here, so the numbers are what the real kernels
 produce, error accumulated from the input up to that tensor.
+
+A tensor whose readers all apply one function first (SiLU, HardSwish, Sigmoid: plan.curves)
+is compared after that function, as its readers see it: its range leaves the function's flat
+side out on purpose, and the values there do not matter.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from int8ptq.calib.ranges import Curve
 from int8ptq.data.model_input import model_inputs, resolve_inputs
 from int8ptq.data.presets import Preprocessing
 from int8ptq.data.source import DataLike, iter_batches
@@ -22,6 +27,7 @@ from int8ptq.eval.isolate import PREFIX, isolation_model
 from int8ptq.ir import Graph, load_model, with_outputs
 from int8ptq.metrics import ErrorSums, sqnr_db
 from int8ptq.passes import prepare
+from int8ptq.quant.plan import reader_curve
 from int8ptq.runtime import Backend, make_runner
 from int8ptq.util.progress import progress
 from int8ptq.util.timing import timed
@@ -42,6 +48,12 @@ class TensorError:
     # once: isolate.py); None unless asked for
     added_sqnr_db: float | None = None
     graph_index: int = 0  # position of its producer in the (prepared) FP32 graph; 0: the input
+    read_through: str | None = None  # the function its readers apply, compared after it
+
+    @property
+    def source(self) -> str:
+        """The producer, and the function the error is measured after: "Conv -> HardSwish"."""
+        return self.producer if self.read_through is None else f"{self.producer} -> {self.read_through}"
 
 
 @dataclass(frozen=True)
@@ -87,8 +99,16 @@ class _Acc:
 class _Isolated:
     """Each quantized tensor as its own layer computes it from FP32 inputs (isolate.py)."""
 
-    def __init__(self, fp32: onnx.ModelProto, int8: onnx.ModelProto, names: list[str], threads: int | None):
+    def __init__(
+        self,
+        fp32: onnx.ModelProto,
+        int8: onnx.ModelProto,
+        names: list[str],
+        threads: int | None,
+        curves: dict[str, Curve],
+    ):
         qmap = _quantized_tensors(int8)
+        self.curves = curves
         self.params = {t: qmap[t] for t in names if t in qmap}
         model = isolation_model(fp32, int8, {t: p[0] for t, p in self.params.items()})
         self.run = make_runner(model, Backend.ORT, threads)
@@ -100,11 +120,18 @@ class _Isolated:
         for t, acc in self.accs.items():
             qname, scale, zp = self.params[t]
             deq = (out[self.idx[qname]].astype(np.float32) - zp) * scale
-            acc.update(out[self.idx[PREFIX + t]], deq)
+            acc.update(*_seen(self.curves.get(t), out[self.idx[PREFIX + t]], deq))
 
     def channel_db(self, t: str) -> float | None:
         a = self.accs.get(t)
         return None if a is None or a.sums.signal == 0 else a.channel_db()
+
+
+def _seen(curve: Curve | None, ref: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """FP32 and INT8 values as the tensor's readers see them (after their function)."""
+    if curve is None:
+        return ref, q
+    return curve.apply(ref.astype(np.float64)), curve.apply(q.astype(np.float64))
 
 
 def _quantized_tensors(int8: onnx.ModelProto) -> dict[str, tuple[str, float, int]]:
@@ -149,7 +176,8 @@ def compare(
     f_idx = {n: i for i, n in enumerate(f_run.output_names)}
     q_idx = {n: i for i, n in enumerate(q_run.output_names)}
     accs = {t: _Acc() for t in names}
-    iso = _Isolated(g.to_model(), q_model, names, threads) if isolated else None
+    curves = {t: Curve(c) for t in names if (c := reader_curve(g, t)) is not None}
+    iso = _Isolated(g.to_model(), q_model, names, threads, curves) if isolated else None
     outs = [o.name for o in f_model.graph.output]
     fid = Fidelity(outs, class_axis_outputs(f_model), 2)
     skipped: list[str] = []
@@ -163,7 +191,7 @@ def compare(
             ref = b.inputs[t] if t in b.inputs else fo[f_idx[t]]
             qname, scale, zp = qmap[t]
             deq = (qo[q_idx[qname]].astype(np.float32) - zp) * scale
-            accs[t].update(ref, deq)
+            accs[t].update(*_seen(curves.get(t), ref, deq))
         if iso is not None:
             iso.update(b.inputs)
     rows = []
@@ -171,7 +199,9 @@ def compare(
         added = iso.channel_db(t) if iso is not None else None
         e = a.sums
         producer, index = producers.get(t, "input"), order.get(t, 0)
-        row = TensorError(t, producer, e.sqnr_db(), e.cosine(), e.max_err, a.channel_db(), added, index)
-        rows.append(row)
+        curve = curves[t].value if t in curves else None
+        rows.append(
+            TensorError(t, producer, e.sqnr_db(), e.cosine(), e.max_err, a.channel_db(), added, index, curve)
+        )
     rows.sort(key=lambda r: r.sqnr_db)
     return CompareResult(rows, images, skipped, fid.outputs(1))

@@ -48,7 +48,7 @@ def plot_sqnr(res: CompareResult, path: Path, title: str) -> None:
             weight="bold",
         )
         name = rows[i].tensor if len(rows[i].tensor) <= 42 else "..." + rows[i].tensor[-39:]
-        listing.append(f"{rank}. {name}\n    {rows[i].producer}, {rows[i].sqnr_db:.1f} dB")
+        listing.append(f"{rank}. {name}\n    {rows[i].source}, {rows[i].sqnr_db:.1f} dB")
     ax.set_xlabel("quantized tensor, in graph order (0: the input)")
     ax.set_ylabel("SQNR (dB, higher is better)")
     ax.set_title(title, fontsize=10)
@@ -84,7 +84,7 @@ def write_report(res: CompareResult, folder: str | os.PathLike[str], *, fp32: st
         f"- images: {res.images}; quantized tensors: {len(res.tensors)}",
     ]
     if worst is not None:
-        lines.append(f"- worst: `{worst.tensor}` ({worst.producer}), SQNR {worst.sqnr_db:.1f} dB")
+        lines.append(f"- worst: `{worst.tensor}` ({worst.source}), SQNR {worst.sqnr_db:.1f} dB")
     lines += [
         "",
         "![SQNR per tensor, graph order](sqnr.png)",
@@ -97,7 +97,7 @@ def write_report(res: CompareResult, folder: str | os.PathLike[str], *, fp32: st
     ]
     for k, t in enumerate(res.tensors, 1):
         lines.append(
-            f"| {k} | `{t.tensor}` | {t.producer} | {t.graph_index} | {t.sqnr_db:.1f} | "
+            f"| {k} | `{t.tensor}` | {t.source} | {t.graph_index} | {t.sqnr_db:.1f} | "
             f"{t.channel_sqnr_db:.1f} | {t.cosine:.5f} | {t.max_abs_err:.3g} |"
         )
     path = d / "report.md"
