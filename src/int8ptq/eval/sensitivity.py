@@ -23,7 +23,7 @@ from int8ptq.quant.plan import QuantPlan
 @dataclass(frozen=True)
 class Sensitivity:
     tensor: str
-    layer: str  # the quantized node that produces the tensor ("input" for the model input)
+    layer: str  # the node that produces the tensor (a float one: Split...), "input" for an input
     added_nsr: float  # noise-to-signal ratio this layer adds
     sqnr_db: float  # per-channel SQNR (see compare.py)
     fallback: tuple[str, ...]  # nodes that must run in FP32 to keep the tensor in FP32
@@ -69,8 +69,8 @@ def rank(g: Graph, plan: QuantPlan, result: CompareResult) -> list[Sensitivity]:
         layer = _layer(g, t, planned)
         consumers = [c.name for c in g.consumers(t) if c.name in planned]
         fallback = tuple(dict.fromkeys(([layer.name] if layer is not None else []) + consumers))
-        out.append(
-            Sensitivity(t, layer.name if layer is not None else "input", added, sqnr[t], fallback)
-        )
+        producer = layer if layer is not None else g.producer(t)
+        name = producer.name if producer is not None else "input"
+        out.append(Sensitivity(t, name, added, sqnr[t], fallback))
     out.sort(key=lambda s: -s.added_nsr)
     return out
