@@ -122,6 +122,8 @@ class OutputAwareRanges:
     ) -> dict[str, tuple[float, float]]:
         out = ranges_from(hist, plan, RangeMethod.MSE, opts)
         for t, o in self.observers.items():
+            if t not in out:  # sampled, but this plan keeps it in FP32 (a tune fallback)
+                continue
             rows, h = o.sample(), hist[t]
             weights, others, _ = pointwise_weights(g, t)
             fits = rows is not None and weights and rows.shape[1] == weights[0].shape[1]
