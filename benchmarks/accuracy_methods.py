@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,7 +23,6 @@ from int8ptq.calib.ranges import RangeMethod  # noqa: E402
 from int8ptq.config import QuantConfig, Rounding  # noqa: E402
 from int8ptq.ir import load_model  # noqa: E402
 from int8ptq.pipeline import build, calibrate, prepare_model  # noqa: E402
-from int8ptq.zoo.registry import get  # noqa: E402
 
 CONFIGS = {
     "defaults": QuantConfig(),
@@ -47,11 +45,7 @@ def _session(model, exact: bool):  # noqa: ANN001, ANN202
 
 
 def rows_for(name: str, limit: int | None, only: list[str] | None = None) -> list[list[str]]:
-    entry = get(name)
-    fp32 = common.export_zoo(name, Path(tempfile.mkdtemp(prefix="int8ptq-methods-")) / "fp32.onnx")
-    calib, _ = common.load_images("calib.txt", entry.preset, crop=entry.input_size)
-    x, y = common.load_images("eval.txt", entry.preset, limit=limit, crop=entry.input_size)
-    ref = common.predict(common.ort_session(fp32), x)
+    fp32, calib, x, y, ref = common.zoo_task(name, limit)
     fp_top1 = common.scores(ref, y, None)["top1"]
     t = time.perf_counter()
     prep = prepare_model(load_model(fp32))
@@ -77,12 +71,8 @@ def rows_for(name: str, limit: int | None, only: list[str] | None = None) -> lis
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("models", nargs="?", default="efficientnet_lite0,efficientnet_lite1,efficientnet_lite2")
-    ap.add_argument("--limit", type=int, default=None)
-    ap.add_argument("--only", default=None, help="parts of configuration names: defaults,kl")
-    args = ap.parse_args()
-    only = args.only.split(",") if args.only else None
-    rows = [r for m in args.models.split(",") for r in rows_for(m, args.limit, only)]
+    ap.add_argument("--only", type=lambda v: v.split(","), help="parts of configuration names: defaults,kl")
+    rows = common.lite_rows(ap, rows_for, "only")
     cols = ["model", "configuration", "agreement (real)", "cosine (real)", "top-1 drop (real)"]
     cols += ["agreement (exact)", "cosine (exact)", "top-1 drop (exact)", "calibrate + build"]
     OUT.parent.mkdir(exist_ok=True)

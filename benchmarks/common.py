@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import gc
 import os
@@ -164,6 +165,36 @@ def update_section(name: str, body: str, command: str, when: str | None = None) 
     tmp = MD.with_suffix(".tmp")
     tmp.write_text(text)
     tmp.replace(MD)
+
+
+LITES = "efficientnet_lite0,efficientnet_lite1,efficientnet_lite2"
+
+
+def zoo_task(name: str, limit: int | None) -> tuple[Path, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A zoo model's FP32 file (in a new temporary folder), its calibration images
+    (calib.txt), the evaluation images and labels (eval.txt, the first `limit`) and FP32's
+    logits on them."""
+    import tempfile
+
+    from int8ptq.zoo.registry import get
+
+    entry = get(name)
+    fp32 = export_zoo(name, Path(tempfile.mkdtemp(prefix=f"int8ptq-{name}-")) / "fp32.onnx")
+    calib, _ = load_images("calib.txt", entry.preset, crop=entry.input_size)
+    x, y = load_images("eval.txt", entry.preset, limit=limit, crop=entry.input_size)
+    return fp32, calib, x, y, predict(ort_session(fp32), x)
+
+
+def lite_rows(
+    ap: argparse.ArgumentParser, rows_for: Callable[..., list[list[str]]], *extra: str
+) -> list[list[str]]:
+    """The table rows of every model named on the command line (default: the three Lites):
+    `rows_for(model, limit, *the values of the `extra` options)`."""
+    ap.add_argument("models", nargs="?", default=LITES)
+    ap.add_argument("--limit", type=int, default=None, help="evaluation images (default: all)")
+    args = ap.parse_args()
+    more = [getattr(args, e) for e in extra]
+    return [r for m in args.models.split(",") for r in rows_for(m, args.limit, *more)]
 
 
 def md_table(cols: list[str], rows: list[list[str]]) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -29,7 +28,6 @@ from onnx import numpy_helper  # noqa: E402
 from int8ptq.config import QuantConfig  # noqa: E402
 from int8ptq.ir import load_model  # noqa: E402
 from int8ptq.pipeline import build, calibrate, prepare_model  # noqa: E402
-from int8ptq.zoo.registry import get  # noqa: E402
 
 
 def unguarded(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -46,11 +44,7 @@ def unguarded(model: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def rows_for(name: str, limit: int | None) -> list[list[str]]:
-    entry = get(name)
-    fp32 = common.export_zoo(name, Path(tempfile.mkdtemp(prefix="int8ptq-fallback-")) / "fp32.onnx")
-    calib, _ = common.load_images("calib.txt", entry.preset, crop=entry.input_size)
-    x, y = common.load_images("eval.txt", entry.preset, limit=limit, crop=entry.input_size)
-    ref = common.predict(common.ort_session(fp32), x)
+    fp32, calib, x, y, ref = common.zoo_task(name, limit)
     prep = prepare_model(load_model(fp32))
     stats = calibrate(prep, calib, QuantConfig(), prep.plan())
     depthwise = tuple(n.name for n in prep.graph.nodes if n.op_type == "Conv" and "depthwise" in n.name)
@@ -68,11 +62,7 @@ def rows_for(name: str, limit: int | None) -> list[list[str]]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("models", nargs="?", default="efficientnet_lite0,efficientnet_lite1,efficientnet_lite2")
-    ap.add_argument("--limit", type=int, default=None)
-    args = ap.parse_args()
-    rows = [r for m in args.models.split(",") for r in rows_for(m, args.limit)]
+    rows = common.lite_rows(argparse.ArgumentParser(description=__doc__.splitlines()[0]), rows_for)
     cols = ["model", "configuration", "real kernels (guarded)", "real kernels, guard taken off"]
     cols += ["integer-exact"]
     cmd = " ".join(["python benchmarks/float_fallback.py", *sys.argv[1:]])

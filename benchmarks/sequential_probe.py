@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +31,6 @@ from int8ptq.ir import load_model  # noqa: E402
 from int8ptq.ir.graph import Graph  # noqa: E402
 from int8ptq.pipeline import Statistics, build, calibrate, prepare_model  # noqa: E402
 from int8ptq.quant import rounding  # noqa: E402
-from int8ptq.zoo.registry import get  # noqa: E402
 
 
 def sequential(prep, stats: Statistics, calib: np.ndarray) -> dict[str, CovarianceObserver]:  # noqa: ANN001
@@ -68,11 +66,7 @@ def with_mean_shift(fp32: dict[str, CovarianceObserver], seq: dict[str, Covarian
 
 
 def rows_for(name: str, limit: int | None) -> list[list[str]]:
-    entry = get(name)
-    fp32 = common.export_zoo(name, Path(tempfile.mkdtemp(prefix="int8ptq-seq-")) / "fp32.onnx")
-    calib, _ = common.load_images("calib.txt", entry.preset, crop=entry.input_size)
-    x, y = common.load_images("eval.txt", entry.preset, limit=limit, crop=entry.input_size)
-    ref = common.predict(common.ort_session(fp32), x)
+    fp32, calib, x, y, ref = common.zoo_task(name, limit)
     fp_top1 = common.scores(ref, y, None)["top1"]
     prep = prepare_model(load_model(fp32))
     stats = calibrate(prep, calib, QuantConfig(), prep.plan())
@@ -95,11 +89,7 @@ def rows_for(name: str, limit: int | None) -> list[list[str]]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("models", nargs="?", default="efficientnet_lite0,efficientnet_lite1,efficientnet_lite2")
-    ap.add_argument("--limit", type=int, default=None)
-    args = ap.parse_args()
-    rows = [r for m in args.models.split(",") for r in rows_for(m, args.limit)]
+    rows = common.lite_rows(argparse.ArgumentParser(description=__doc__.splitlines()[0]), rows_for)
     print(common.md_table(["model", "rounding statistics", "agreement", "cosine", "top-1 drop"], rows))
 
 
