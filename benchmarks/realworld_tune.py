@@ -5,7 +5,7 @@ The metric is the example's (box F1, text-pixel F1, strings identical, argmax id
 passed to `int8ptq.tune.tune(..., metric=...)`. Tuning runs on a third set of samples,
 disjoint from the calibration samples and from the held-out ones that `realworld.py` scores;
 the best model is then scored on those held-out samples (onnxruntime). Writes
-benchmarks/results/realworld_tune_<model>.md.
+benchmarks/results/realworld_tune_<model>.md and its section of BENCHMARKS.md.
 
     python benchmarks/realworld_tune.py --model yolo [--max-drop 0.03] [--time-budget 900]
 """
@@ -104,6 +104,8 @@ def main() -> None:
     )
     table = common.md_table(["#", "trial", "method", "FP32 layers", "drop on the tuning samples"], rows)
     (RESULTS / f"realworld_tune_{a.model}.md").write_text(text + table)
+    body = text.split("\n\n", 2)[2]  # the figures, without the title and the header lines
+    common.update_section(f"tune with the task metric: {task.name}", body + table, cmd)
     print(text)
 
 
