@@ -10,6 +10,7 @@ import platform
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ from int8ptq import metrics
 from int8ptq.data import PRESETS, open_dataset
 from int8ptq.runtime import time_runner
 from int8ptq.runtime.cpu import cpu_info
+from int8ptq.zoo.registry import get as get_zoo
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("INT8PTQ_IMAGENET", ROOT.parent / "shared" / "data" / "imagenet-val-1300"))
@@ -174,11 +176,7 @@ def zoo_task(name: str, limit: int | None) -> tuple[Path, np.ndarray, np.ndarray
     """A zoo model's FP32 file (in a new temporary folder), its calibration images
     (calib.txt), the evaluation images and labels (eval.txt, the first `limit`) and FP32's
     logits on them."""
-    import tempfile
-
-    from int8ptq.zoo.registry import get
-
-    entry = get(name)
+    entry = get_zoo(name)
     fp32 = export_zoo(name, Path(tempfile.mkdtemp(prefix=f"int8ptq-{name}-")) / "fp32.onnx")
     calib, _ = load_images("calib.txt", entry.preset, crop=entry.input_size)
     x, y = load_images("eval.txt", entry.preset, limit=limit, crop=entry.input_size)

@@ -4,8 +4,8 @@ it, and what they cost.
 The metric is the example's (box F1, text-pixel F1, strings identical, argmax identical),
 passed to `int8ptq.tune.tune(..., metric=...)`. Tuning runs on a third set of samples,
 disjoint from the calibration samples and from the held-out ones that `realworld.py` scores;
-the best model is then scored on those held-out samples (onnxruntime). Writes
-benchmarks/results/realworld_tune_<model>.md and its section of BENCHMARKS.md.
+the best model is then scored on those held-out samples (onnxruntime). Writes its section
+of BENCHMARKS.md.
 
     python benchmarks/realworld_tune.py --model yolo [--max-drop 0.03] [--time-budget 900]
 """
@@ -27,7 +27,7 @@ import realworld as rw  # noqa: E402
 
 from int8ptq.tune import TuneConfig, tune  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
+HELD_OUT_PHOTOS = 200  # the first photos of eval.txt: realworld.py scores on them
 
 
 def tune_samples(key: str, n: int) -> list[np.ndarray]:
@@ -36,7 +36,9 @@ def tune_samples(key: str, n: int) -> list[np.ndarray]:
     if key == "yolo":
         lines = (ex.yolo.IMAGENET / "eval.txt").read_text().split("\n")
         files = [ex.yolo.IMAGENET / ln.split()[0] for ln in lines if ln.strip()]
-        return [ex.yolo.letterbox(f) for f in files[-n:]]  # held-out: the first 200
+        if n > len(files) - HELD_OUT_PHOTOS:
+            raise SystemExit(f"--samples: at most {len(files) - HELD_OUT_PHOTOS} photos are not held out")
+        return [ex.yolo.letterbox(f) for f in files[-n:]]
     if key == "det":
         return list(ex.det.pages(n, seed=23))
     if key == "rec":
@@ -92,9 +94,6 @@ def main() -> None:
     held = held_out_score(task, out) if best is not None else float("nan")
     cmd = " ".join(["python benchmarks/realworld_tune.py", *sys.argv[1:]])
     text = (
-        f"# tune with the task metric: {task.name}\n\nCommand: `{cmd}`  \nCommit: {common.commit()}  \n"
-        f"Machine: {common.machine()}  \nISA: {common.isa_line()}  \n"
-        f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n"
         f"Metric: {task.metric} against FP32; budget: a drop of {a.max_drop} on {len(data)} tuning "
         f"samples (neither calibration nor held-out). {len(res.trials)} trials in {seconds:.0f} s; "
         f"within budget: {'yes' if res.met else 'no'}.\n\n"
@@ -103,9 +102,7 @@ def main() -> None:
         f"(onnxruntime): {held:.3f} ({task.data}).\n\n"
     )
     table = common.md_table(["#", "trial", "method", "FP32 layers", "drop on the tuning samples"], rows)
-    (RESULTS / f"realworld_tune_{a.model}.md").write_text(text + table)
-    body = text.split("\n\n", 2)[2]  # the figures, without the title and the header lines
-    common.update_section(f"tune with the task metric: {task.name}", body + table, cmd)
+    common.update_section(f"tune with the task metric: {task.name}", text + table, cmd)
     print(text)
 
 

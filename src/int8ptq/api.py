@@ -108,7 +108,7 @@ def quantize(
             "runtime": cfg.runtime.value,
             "bias_correction": bool(report.bias_corrected),  # what happened, not what was asked
             "bias_corrected_layers": len(report.bias_corrected),
-            "float_layers_guarded": len(report.float_kept),  # quant/float_layers.py
+            "float_layers_guarded": len(report.float_guarded),  # quant/float_layers.py
             "equalized_layers": prep.passes.get("equalize", 0),
         },
         opset_upgraded=upgraded,

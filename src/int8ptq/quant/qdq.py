@@ -59,7 +59,7 @@ class WeightReport:
     rounding_fallbacks: dict[str, list[str]] = field(default_factory=dict)  # kept nearest rounding
     bias_fallbacks: dict[str, list[str]] = field(default_factory=dict)  # no bias correction
     bias_corrected: list[str] = field(default_factory=list)
-    float_kept: list[str] = field(default_factory=list)  # float layers shielded (float_layers.py)
+    float_guarded: list[str] = field(default_factory=list)  # float layers shielded (float_layers.py)
 
     @staticmethod
     def add(table: dict[str, list[str]], reason: str, node: str) -> None:
@@ -291,7 +291,7 @@ def insert_qdq(
             _quantize_bias(g, node, slot, in_scale, wq)
     for tensor in plan.activations:
         _insert_qdq(g, tensor, act_q[tensor])
-    opts.report.float_kept.extend(keep_float_weights(g, set(plan.nodes)))
+    opts.report.float_guarded.extend(keep_float_weights(g, set(plan.nodes)))
     g.toposort()
     g.cleanup()
     return act_q
