@@ -36,7 +36,8 @@ from int8ptq.errors import UserError
 from int8ptq.ir import Graph
 from int8ptq.passes import prepare
 from int8ptq.quant.isa import Isa, resolve
-from int8ptq.quant.plan import QuantPlan, build_plan
+from int8ptq.quant.islands import place
+from int8ptq.quant.plan import QuantPlan
 from int8ptq.quant.qdq import WeightReport, insert_qdq
 from int8ptq.quant.rules import Runtime
 from int8ptq.runtime.cpu import cpu_info
@@ -60,7 +61,7 @@ class Prepared:
         return self.inputs.image
 
     def plan(self, exclude: Iterable[str] = (), runtime: Runtime = Runtime.ONNXRUNTIME) -> QuantPlan:
-        return build_plan(self.graph, frozenset(exclude), runtime)
+        return place(self.graph, frozenset(exclude), runtime)
 
 
 @dataclass

@@ -34,8 +34,9 @@ def worst_input(w: np.ndarray) -> np.ndarray:
 
 
 def _model(tmp_path):
+    # 64 input channels: a lone Conv with fewer products per output stays FP32 (quant/islands.py)
     rng = np.random.default_rng(0)
-    w = rng.uniform(-0.2, 0.2, (8, 16, 1, 1)).astype(np.float32)
+    w = rng.uniform(-0.2, 0.2, (8, 64, 1, 1)).astype(np.float32)
     w[:, 10, 0, 0], w[:, 11, 0, 0] = 1.0, 0.0  # each channel's max sits beside a zero: safe
     w[0, 0, 0, 0], w[0, 1, 0, 0] = 1.0, 0.95  # an adjacent pair near the channel's max
     w[3, 6, 0, 0], w[3, 7, 0, 0] = -0.9, -1.0
@@ -43,12 +44,12 @@ def _model(tmp_path):
     m = make_model(
         nodes,
         [init("w", w)],
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 16, 4, 4])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 64, 4, 4])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 8, 4, 4])],
     )
     p = tmp_path / "m.onnx"
     onnx.save(m, p)
-    calib = np.abs(rng.standard_normal((8, 16, 4, 4))).astype(np.float32)
+    calib = np.abs(rng.standard_normal((8, 64, 4, 4))).astype(np.float32)
     return p, calib, w
 
 
@@ -68,7 +69,7 @@ def test_naive_model_saturates_ours_does_not(tmp_path):
     exact = x.astype(np.int64) @ qn.T.astype(np.int64)
     assert (avx2_dot(x, qn) != exact).any()  # the naive model saturates on AVX2
     for q in (qo,):
-        for xi in (worst_input(q), np.full(16, 255, np.uint8)):
+        for xi in (worst_input(q), np.full(64, 255, np.uint8)):
             assert (avx2_dot(xi, q) == xi.astype(np.int64) @ q.T.astype(np.int64)).all()
     # only the channels with an unsafe pair were narrowed; the others keep the full int8 range
     assert np.abs(qo[[0, 3]]).max() < 127

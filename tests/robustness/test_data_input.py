@@ -68,14 +68,14 @@ def test_nan_and_inf_activations_are_reported_never_a_nan_scale(tmp_path):
         helper.make_node("Log", ["x"], ["l"], name="log"),
         helper.make_node("Conv", ["l", "w"], ["y"], name="conv"),
     ]
-    w = helper.make_tensor("w", TensorProto.FLOAT, [2, 3, 1, 1], np.ones(6, f))
+    w = helper.make_tensor("w", TensorProto.FLOAT, [2, 64, 1, 1], np.ones(128, f))  # 64: not an island
     m = make_model(
         nodes,
         [w],
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 4, 4])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 64, 4, 4])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2, 4, 4])],
     )
-    x = np.random.default_rng(0).standard_normal((4, 3, 4, 4)).astype(f)
+    x = np.random.default_rng(0).standard_normal((4, 64, 4, 4)).astype(f)
     x[0, 0, 0, 0] = 0.0
     with pytest.warns(UserWarning, match="'l' had .* NaN/Inf"):
         r = quantize(m, tmp_path / "q.onnx", [x])

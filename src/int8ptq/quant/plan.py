@@ -3,6 +3,7 @@ fold away, and which tensors must share one scale. Pure analysis: the graph is n
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +30,11 @@ def _slots(node: onnx.NodeProto, rule: OpRule) -> list[int]:
     if ALL in rule.activations:
         return list(range(len(node.input)))
     return [s for s in rule.activations if s < len(node.input) and node.input[s]]
+
+
+def planned_inputs(node: onnx.NodeProto, rule: OpRule) -> list[str]:
+    """The tensors `node` reads as activations under `rule`."""
+    return [node.input[s] for s in _slots(node, rule)]
 
 
 def _is_float(g: Graph, name: str) -> bool:
@@ -70,9 +76,13 @@ class _UnionFind:
 
 
 def build_plan(
-    g: Graph, exclude: frozenset[str] = frozenset(), runtime: Runtime = Runtime.ONNXRUNTIME
+    g: Graph,
+    exclude: frozenset[str] = frozenset(),
+    runtime: Runtime = Runtime.ONNXRUNTIME,
+    keep_float: Mapping[str, str] | None = None,
 ) -> QuantPlan:
-    """Decide placement on a prepared graph (topologically sorted, shapes inferred)."""
+    """Decide placement on a prepared graph (topologically sorted, shapes inferred).
+    `keep_float`: node -> why it stays FP32 (a cost rule's verdict, quant/islands.py)."""
     quantized: set[str] = set()  # tensors that will carry uint8 values
     nodes: list[str] = []
     skipped: dict[str, str] = {}
@@ -87,14 +97,16 @@ def build_plan(
         if n.name in exclude or n.op_type in exclude:
             skipped[n.name] = "excluded by the user"
             continue
+        if keep_float and n.name in keep_float:
+            skipped[n.name] = keep_float[n.name]
+            continue
         if runtime not in rule.runtimes:
             skipped[n.name] = f"no integer kernel on {runtime.value}"
             continue
         if rule.weight is not None and (len(n.input) <= rule.weight or g.const(n.input[rule.weight]) is None):
             skipped[n.name] = "weight is not a constant"
             continue
-        slots = _slots(n, rule)
-        acts = [n.input[s] for s in slots]
+        acts = planned_inputs(n, rule)
         if not acts or not all(_is_float(g, a) for a in acts) or any(g.const(a) is not None for a in acts):
             skipped[n.name] = "inputs are not float activations"
             continue
