@@ -36,7 +36,7 @@ from int8ptq.errors import UserError
 from int8ptq.ir import Graph
 from int8ptq.passes import prepare
 from int8ptq.quant.isa import Isa, resolve
-from int8ptq.quant.islands import place
+from int8ptq.quant.placement import place
 from int8ptq.quant.plan import QuantPlan
 from int8ptq.quant.qdq import WeightReport, insert_qdq
 from int8ptq.quant.rules import Runtime

@@ -10,7 +10,8 @@ from onnx import TensorProto, helper, numpy_helper
 from int8ptq import api
 from int8ptq.config import QuantConfig
 from int8ptq.ir.graph import Graph
-from int8ptq.quant.islands import ISLAND_MIN_PRODUCTS, find_islands, place
+from int8ptq.quant.islands import ISLAND_MIN_PRODUCTS, find_islands
+from int8ptq.quant.placement import place
 from int8ptq.quant.plan import build_plan
 from int8ptq.quant.rules import Runtime
 from int8ptq.runtime import make_runner

@@ -18,8 +18,8 @@ import onnx
 
 from int8ptq.ir.graph import Graph
 from int8ptq.ir.ops import reduction_length
-from int8ptq.quant.plan import QuantPlan, build_plan, fusable_activation, planned_inputs
-from int8ptq.quant.rules import RULES, Runtime
+from int8ptq.quant.plan import QuantPlan, fusable_activation, planned_inputs
+from int8ptq.quant.rules import RULES
 
 # products per output value below which an island runs faster in FP32 (BENCHMARKS.md: 8-36
 # products ran as fast or faster in FP32, 64 and more faster in INT8)
@@ -69,19 +69,3 @@ def find_islands(g: Graph, plan: QuantPlan) -> dict[str, str]:
             f"INT8 island ({products} products per output, float neighbours): faster in FP32 on onnxruntime"
         )
     return found
-
-
-def place(
-    g: Graph, exclude: frozenset[str] = frozenset(), runtime: Runtime = Runtime.ONNXRUNTIME
-) -> QuantPlan:
-    """The plan, with INT8 islands left in FP32 on the onnxruntime layout. Leaving one island
-    in FP32 can make a neighbour an island: repeated until none is left."""
-    islands: dict[str, str] = {}
-    while True:
-        plan = build_plan(g, exclude, runtime, islands)
-        if runtime is not Runtime.ONNXRUNTIME:
-            return plan
-        new = find_islands(g, plan)
-        if not new:
-            return plan
-        islands.update(new)
