@@ -20,7 +20,7 @@ def _model() -> onnx.ModelProto:
     rng = np.random.default_rng(0)
     f = np.float32
     inits = [
-        init("wg", rng.standard_normal((4, 2, 3, 3)).astype(f) * 0.3),
+        init("wg", rng.standard_normal((4, 12, 3, 3)).astype(f) * 0.1),  # 108 products: INT8 (grouped.py)
         init("bg", rng.standard_normal(4).astype(f) * 0.1),
         init("wb", rng.standard_normal((6, 4, 1, 1)).astype(f) * 0.3),
         init("bb", np.array([1e6, -1e6, 1e6, -1e6, 2e6, -2e6], f)),  # at the int32 bound
@@ -34,13 +34,13 @@ def _model() -> onnx.ModelProto:
         helper.make_node("Flatten", ["p"], ["fl"], name="flatten"),
         helper.make_node("MatMul", ["fl", "wm"], ["y"], name="mm"),
     ]
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4, 8, 8])
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 24, 8, 8])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 5])
     return make_model(nodes, inits, [x], [y])
 
 
 def _calib():
-    return [np.abs(np.random.default_rng(1).standard_normal((16, 4, 8, 8))).astype(np.float32)]
+    return [np.abs(np.random.default_rng(1).standard_normal((16, 24, 8, 8))).astype(np.float32)]
 
 
 def _dq(model: onnx.ModelProto, node: str, slot: int) -> tuple[np.ndarray, np.ndarray]:
