@@ -59,9 +59,18 @@ class QuantResult:
     # layers that kept round-to-nearest / got no bias correction: reason -> layer names
     rounding_fallbacks: dict[str, list[str]] = field(default_factory=dict)
     bias_fallbacks: dict[str, list[str]] = field(default_factory=dict)
+    # layers left in FP32 because onnxruntime runs them faster so (quant/placement.py): why -> nodes
+    speed_fallbacks: dict[str, list[str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+def _by_reason(why: dict[str, str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for node, reason in why.items():
+        out.setdefault(reason, []).append(node)
+    return out
 
 
 def _load(model: ModelArg) -> onnx.ModelProto:
@@ -114,6 +123,7 @@ def quantize(
         opset_upgraded=upgraded,
         rounding_fallbacks=report.rounding_fallbacks,
         bias_fallbacks=report.bias_fallbacks,
+        speed_fallbacks=_by_reason(plan.slow),
     )
 
 

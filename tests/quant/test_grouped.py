@@ -10,7 +10,7 @@ from onnx import TensorProto
 from int8ptq import api
 from int8ptq.config import QuantConfig
 from int8ptq.ir.graph import Graph
-from int8ptq.quant.grouped import GROUPED_MIN_PRODUCTS
+from int8ptq.quant.grouped import GROUPED_MIN_PRODUCTS, SLOW_GROUPED
 from int8ptq.quant.placement import place
 from int8ptq.quant.rules import Runtime
 from int8ptq.runtime import make_runner
@@ -23,7 +23,7 @@ def test_a_narrow_grouped_conv_stays_fp32_on_onnxruntime_even_between_int8_layer
     assert GROUPED_MIN_PRODUCTS > 4 * 9
     plan = place(g)
     assert plan.nodes == ("pw1", "pw2")
-    assert plan.skipped["mid"].startswith("grouped Conv (36 products per output)")
+    assert plan.slow == {"mid": SLOW_GROUPED}
     assert "mid" in place(g, runtime=Runtime.OPENVINO).nodes
 
 

@@ -10,7 +10,7 @@ from onnx import TensorProto, helper, numpy_helper
 from int8ptq import api
 from int8ptq.config import QuantConfig
 from int8ptq.ir.graph import Graph
-from int8ptq.quant.islands import ISLAND_MIN_PRODUCTS, find_islands
+from int8ptq.quant.islands import ISLAND, ISLAND_MIN_PRODUCTS, find_islands
 from int8ptq.quant.placement import place
 from int8ptq.quant.plan import build_plan
 from int8ptq.quant.rules import Runtime
@@ -65,7 +65,7 @@ def test_a_depthwise_conv_between_float_activations_stays_fp32_on_onnxruntime():
     assert "mid" in build_plan(g).nodes  # placement alone quantizes it
     plan = place(g)
     assert plan.nodes == ("pw1", "pw2")
-    assert "INT8 island (9 products per output" in plan.skipped["mid"]
+    assert plan.skipped["mid"] == ISLAND and plan.slow == {"mid": ISLAND}
     assert "a_act" not in plan.activations and "m" not in plan.activations
 
 
@@ -99,6 +99,26 @@ def test_the_quantized_model_runs_the_island_in_float_and_stays_close_to_fp32(tm
     mid = next(n for n in q.graph.node if n.name == "mid")
     weight = next(t for t in q.graph.initializer if t.name == mid.input[1])
     assert weight.data_type == TensorProto.FLOAT  # its weight is not quantized
-    assert res.float_nodes["Conv"] == 1
+    assert res.float_nodes["Conv"] == 1 and res.speed_fallbacks == {ISLAND: ["mid"]}
     ref = make_runner(model.SerializeToString(), "ort").run(x)
     assert cosine(make_runner(str(out), backend).run(x), ref) > 0.995
+
+
+def test_a_users_exclusion_is_reported_as_theirs_not_as_a_speed_rule():
+    g = Graph(_model("HardSwish", mid_group=C, mid_kernel=3))
+    plan = place(g, exclude=frozenset({"mid"}))
+    assert plan.skipped["mid"] == "excluded by the user" and plan.slow == {}
+
+
+def test_the_summary_and_json_say_which_layers_stay_fp32_for_speed(tmp_path, capsys):
+    import json
+
+    from int8ptq.cli import main
+
+    src, calib, js = tmp_path / "m.onnx", tmp_path / "x.npy", tmp_path / "q.json"
+    onnx.save(_model("HardSwish", mid_group=C, mid_kernel=3), src)
+    np.save(calib, np.random.default_rng(9).standard_normal((2, C, 12, 12)).astype(np.float32))
+    args = ["quantize", str(src), "-o", str(tmp_path / "q.onnx"), "--calib", str(calib), "--json", str(js)]
+    assert main(args) == 0
+    assert "FP32 for speed" in capsys.readouterr().out
+    assert json.loads(js.read_text())["speed_fallbacks"] == {ISLAND: ["mid"]}

@@ -54,9 +54,14 @@ def _pixels(p: dict[str, Any]) -> str:
 
 
 def _fallback_rows(r: Any) -> list[list[str]]:
-    """Layers that kept nearest rounding / got no bias correction: count per reason."""
+    """Layers left in FP32 for speed / that kept nearest rounding / got no bias correction:
+    count per reason."""
     rows = []
-    fallbacks = (("nearest rounding", r.rounding_fallbacks), ("no bias correction", r.bias_fallbacks))
+    fallbacks = (
+        ("FP32 for speed", r.speed_fallbacks),
+        ("nearest rounding", r.rounding_fallbacks),
+        ("no bias correction", r.bias_fallbacks),
+    )
     for title, by_reason in fallbacks:
         for reason, layers in sorted(by_reason.items()):
             rows.append([title, f"{len(layers)} layer{'s' * (len(layers) != 1)}: {reason}"])

@@ -17,6 +17,7 @@ from int8ptq.quant.plan import QuantPlan
 
 # products per output value below which a grouped Conv (not depthwise, not 1x1) runs faster in FP32
 GROUPED_MIN_PRODUCTS = 100
+SLOW_GROUPED = f"grouped k x k Conv under {GROUPED_MIN_PRODUCTS} products per output (a GEMM per group)"
 
 
 def find_slow_grouped(g: Graph, plan: QuantPlan) -> dict[str, str]:
@@ -29,10 +30,6 @@ def find_slow_grouped(g: Graph, plan: QuantPlan) -> dict[str, str]:
         w = g.const(n.input[1])
         if w is None or is_depthwise(n, w.shape) or w.shape[2:] == (1, 1):
             continue
-        products = reduction_length(n, w.shape)
-        if products < GROUPED_MIN_PRODUCTS:
-            found[n.name] = (
-                f"grouped Conv ({products} products per output): onnxruntime's integer kernel "
-                "runs an im2col and one small GEMM per group, slower than FP32"
-            )
+        if reduction_length(n, w.shape) < GROUPED_MIN_PRODUCTS:
+            found[n.name] = SLOW_GROUPED
     return found

@@ -24,6 +24,7 @@ from int8ptq.quant.rules import RULES
 # products per output value below which an island runs faster in FP32 (BENCHMARKS.md: 8-36
 # products ran as fast or faster in FP32, 64 and more faster in INT8)
 ISLAND_MIN_PRODUCTS = 48
+ISLAND = f"INT8 island (float neighbours, under {ISLAND_MIN_PRODUCTS} products per output)"
 
 
 def products_per_output(g: Graph, node: onnx.NodeProto) -> int | None:
@@ -65,7 +66,5 @@ def find_islands(g: Graph, plan: QuantPlan) -> dict[str, str]:
         out = act.output[0] if act is not None and act.name in plan.fused else n.output[0]
         if any(r.name in planned for r in g.consumers(out)):
             continue
-        found[n.name] = (
-            f"INT8 island ({products} products per output, float neighbours): faster in FP32 on onnxruntime"
-        )
+        found[n.name] = ISLAND
     return found

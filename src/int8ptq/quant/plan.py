@@ -24,6 +24,7 @@ class QuantPlan:
     groups: tuple[tuple[str, ...], ...]  # tensors that must share one scale
     skipped: dict[str, str] = field(default_factory=dict)  # node name -> why it stays float
     curves: dict[str, str] = field(default_factory=dict)  # tensor -> function all readers apply
+    slow: dict[str, str] = field(default_factory=dict)  # node -> why it runs faster in FP32 (placement.py)
 
 
 def _slots(node: onnx.NodeProto, rule: OpRule) -> list[int]:
@@ -82,7 +83,7 @@ def build_plan(
     keep_float: Mapping[str, str] | None = None,
 ) -> QuantPlan:
     """Decide placement on a prepared graph (topologically sorted, shapes inferred).
-    `keep_float`: node -> why it stays FP32 (a cost rule's verdict, quant/islands.py)."""
+    `keep_float`: node -> why it stays FP32 (a speed rule's verdict, quant/placement.py)."""
     quantized: set[str] = set()  # tensors that will carry uint8 values
     nodes: list[str] = []
     skipped: dict[str, str] = {}
@@ -142,7 +143,8 @@ def build_plan(
     acts_sorted = sorted(quantized, key=lambda t: order.get(t, -1))
     shared = tuple(sorted(tuple(sorted(v)) for v in groups.values() if len(v) > 1))
     curves = {t: c for t in acts_sorted if (c := reader_curve(g, t)) is not None}
-    return QuantPlan(tuple(nodes), tuple(acts_sorted), tuple(fused_by), shared, skipped, curves)
+    slow = {n: why for n, why in (keep_float or {}).items() if skipped.get(n) == why}
+    return QuantPlan(tuple(nodes), tuple(acts_sorted), tuple(fused_by), shared, skipped, curves, slow)
 
 
 def _read_only_as_float(g: Graph, nodes: list[str], outputs: dict[str, str]) -> set[str]:
