@@ -5,9 +5,9 @@ its integer kernel with conversions of its own: a QuantizeLinear pass over every
 nothing else quantizes and a DequantizeLinear pass over its output that no quantized op reads.
 Those passes cost about as much as an op that does little arithmetic per output value
 (a depthwise or narrow Conv, an elementwise Add or Mul, a pooling), so such an island is
-left in FP32 on the onnxruntime layout. Measured in BENCHMARKS.md ("INT8 islands"): a 5x5
-depthwise Conv between HardSwish islands ran 1.2-1.35x faster in FP32, while dense Convs
-(hundreds of products per output) stay faster in INT8 even as islands.
+left in FP32 on the onnxruntime layout (quant/placement.py). Measured in BENCHMARKS.md
+("Placement by speed"): a 5x5 depthwise Conv between two HardSwish ran 1.2x faster in FP32,
+while dense Convs (hundreds of products per output) stay faster in INT8 even as islands.
 
 OpenVINO fuses the conversions into its neighbours, so its layout keeps every island.
 """
