@@ -66,13 +66,6 @@ class QuantResult:
         return asdict(self)
 
 
-def _by_reason(why: dict[str, str]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for node, reason in why.items():
-        out.setdefault(reason, []).append(node)
-    return out
-
-
 def _load(model: ModelArg) -> onnx.ModelProto:
     return model if isinstance(model, onnx.ModelProto) else load_model(model)
 
@@ -92,6 +85,9 @@ def quantize(
     with stage("save"):
         save_model(out, output)
     planned = set(plan.nodes)
+    speed_fallbacks: dict[str, list[str]] = {}
+    for node, why in plan.slow.items():
+        WeightReport.add(speed_fallbacks, why, node)
     float_nodes: dict[str, int] = {}
     for n in out.graph.node:
         if n.op_type not in ("QuantizeLinear", "DequantizeLinear") and n.name not in planned:
@@ -123,7 +119,7 @@ def quantize(
         opset_upgraded=upgraded,
         rounding_fallbacks=report.rounding_fallbacks,
         bias_fallbacks=report.bias_fallbacks,
-        speed_fallbacks=_by_reason(plan.slow),
+        speed_fallbacks=speed_fallbacks,
     )
 
 

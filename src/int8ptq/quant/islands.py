@@ -40,19 +40,19 @@ def products_per_output(g: Graph, node: onnx.NodeProto) -> int | None:
     return 1
 
 
-def _quantized_anyway(g: Graph, tensor: str, node: onnx.NodeProto, plan: QuantPlan) -> bool:
-    """Whether `tensor` carries uint8 values for some reason other than `node` reading it: a
-    quantized op (or the activation folded into one) writes it, or another quantized op reads it."""
-    planned = set(plan.nodes) | set(plan.fused)
+def _quantized_anyway(g: Graph, tensor: str, node: onnx.NodeProto, int8: set[str]) -> bool:
+    """Whether `tensor` carries uint8 values for some reason other than `node` reading it: an
+    op of `int8` (planned, or an activation folded into one) writes it, or another reads it."""
     producer = g.producer(tensor)
-    if producer is not None and producer.name in planned:
+    if producer is not None and producer.name in int8:
         return True
-    return any(r.name in planned and r.name != node.name for r in g.consumers(tensor))
+    return any(r.name in int8 and r.name != node.name for r in g.consumers(tensor))
 
 
 def find_islands(g: Graph, plan: QuantPlan) -> dict[str, str]:
     """Planned nodes that would be INT8 islands doing little arithmetic: name -> why FP32."""
     planned = set(plan.nodes)
+    int8 = planned | set(plan.fused)
     found: dict[str, str] = {}
     for n in g.nodes:
         if n.name not in planned or RULES[n.op_type].shares_scale:
@@ -60,7 +60,7 @@ def find_islands(g: Graph, plan: QuantPlan) -> dict[str, str]:
         products = products_per_output(g, n)
         if products is None or products >= ISLAND_MIN_PRODUCTS:
             continue
-        if any(_quantized_anyway(g, t, n, plan) for t in planned_inputs(n, RULES[n.op_type])):
+        if any(_quantized_anyway(g, t, n, int8) for t in planned_inputs(n, RULES[n.op_type])):
             continue
         act = fusable_activation(g, n)
         out = act.output[0] if act is not None and act.name in plan.fused else n.output[0]

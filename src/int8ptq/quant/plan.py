@@ -27,15 +27,11 @@ class QuantPlan:
     slow: dict[str, str] = field(default_factory=dict)  # node -> why it runs faster in FP32 (placement.py)
 
 
-def _slots(node: onnx.NodeProto, rule: OpRule) -> list[int]:
-    if ALL in rule.activations:
-        return list(range(len(node.input)))
-    return [s for s in rule.activations if s < len(node.input) and node.input[s]]
-
-
 def planned_inputs(node: onnx.NodeProto, rule: OpRule) -> list[str]:
     """The tensors `node` reads as activations under `rule`."""
-    return [node.input[s] for s in _slots(node, rule)]
+    if ALL in rule.activations:
+        return list(node.input)
+    return [node.input[s] for s in rule.activations if s < len(node.input) and node.input[s]]
 
 
 def _is_float(g: Graph, name: str) -> bool:
