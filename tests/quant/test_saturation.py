@@ -33,6 +33,18 @@ def worst_input(w: np.ndarray) -> np.ndarray:
     return np.where(w[o] > 0, 255, 0).astype(np.uint8)
 
 
+def every_worst_input(w: np.ndarray) -> list[np.ndarray]:
+    """For each channel, the inputs that push its pairs furthest up and furthest down."""
+    return [np.where(sign * row > 0, 255, 0).astype(np.uint8) for row in w for sign in (1, -1)]
+
+
+def same_sign_sums(q: np.ndarray, a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
+    """What the worst activations push into each pair's int16, in units of 255."""
+    qa, qb = q[..., a].astype(int), q[..., b].astype(int)
+    up = np.maximum(qa, 0) + np.maximum(qb, 0)
+    return np.maximum(up, np.maximum(-qa, 0) + np.maximum(-qb, 0))
+
+
 def _model(tmp_path):
     # 64 input channels: a lone Conv with fewer products per output stays FP32 (quant/islands.py)
     rng = np.random.default_rng(0)
@@ -40,6 +52,7 @@ def _model(tmp_path):
     w[:, 10, 0, 0], w[:, 11, 0, 0] = 1.0, 0.0  # each channel's max sits beside a zero: safe
     w[0, 0, 0, 0], w[0, 1, 0, 0] = 1.0, 0.95  # an adjacent pair near the channel's max
     w[3, 6, 0, 0], w[3, 7, 0, 0] = -0.9, -1.0
+    w[5, 2, 0, 0], w[5, 3, 0, 0] = 1.0, -0.97  # opposite signs: within +-255 * 127, safe
     nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="conv")]
     m = make_model(
         nodes,
@@ -68,11 +81,11 @@ def test_naive_model_saturates_ours_does_not(tmp_path):
     x = worst_input(qn)
     exact = x.astype(np.int64) @ qn.T.astype(np.int64)
     assert (avx2_dot(x, qn) != exact).any()  # the naive model saturates on AVX2
-    for q in (qo,):
-        for xi in (worst_input(q), np.full(64, 255, np.uint8)):
-            assert (avx2_dot(xi, q) == xi.astype(np.int64) @ q.T.astype(np.int64)).all()
-    # only the channels with an unsafe pair were narrowed; the others keep the full int8 range
+    for xi in [worst_input(qo), np.full(64, 255, np.uint8), *every_worst_input(qo)]:
+        assert (avx2_dot(xi, qo) == xi.astype(np.int64) @ qo.T.astype(np.int64)).all()
+    # only the channels with a same-sign unsafe pair were narrowed; the others keep the full range
     assert np.abs(qo[[0, 3]]).max() < 127
+    assert abs(int(qo[5, 2])) + abs(int(qo[5, 3])) > 128  # the opposite-sign pair is left whole
     assert (np.abs(qo[[1, 2, 4, 5, 6, 7]]).max(axis=1) == 127).all()
 
 
@@ -88,10 +101,15 @@ def test_guard_bounds_every_pair_for_odd_channel_counts():
     c = g.constraint(node, w.shape)
     q = c.round_nearest(w.reshape(4, -1)[:, c.perm], scale, qmax)  # kernel order (kh, kw, cin)
     m = q.astype(int)
-    assert (np.abs(m[:, 0:-1:2]) + np.abs(m[:, 1::2]) <= 128).all()  # MLAS pairs along K
+    k = np.arange(m.shape[1] - 1)
+    assert (same_sign_sums(m, k[0::2], k[0::2] + 1) <= 128).all()  # MLAS pairs along K
     per_tap = m.reshape(4, 9, 3)
-    assert (np.abs(per_tap[:, :, 0]) + np.abs(per_tap[:, :, 1]) <= 128).all()  # oneDNN pairs
+    assert (same_sign_sums(per_tap, 0, 1) <= 128).all()  # oneDNN pairs
     assert (np.abs(m) == 127).any()  # the full range is still used where pairs allow
+    mixed = np.sign(m[:, 0:-1:2]) * np.sign(m[:, 1::2]) < 0
+    assert (np.abs(m[:, 0:-1:2]) + np.abs(m[:, 1::2]))[mixed].max() > 128  # opposite signs may exceed
+    for xi in every_worst_input(m):  # the kernel's arithmetic agrees, for each channel's worst
+        assert (avx2_dot(xi, m) == xi.astype(np.int64) @ m.T.astype(np.int64)).all()
 
 
 def test_guard_keeps_channels_of_denormal_weights_finite():

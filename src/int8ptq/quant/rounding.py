@@ -75,20 +75,20 @@ def round_dense(
     w: np.ndarray, scale: np.ndarray, qmax: np.ndarray, h: np.ndarray, pairs: PairConstraint | None = None
 ) -> np.ndarray | None:
     """w: (O, K) float; scale, qmax: (O,); h: (K, K). Returns int8 (O, K) or None.
-    With `pairs`, every pair keeps |q_a| + |q_b| <= pairs.limit (in natural column order)."""
+    With `pairs`, no pair can leave int16 (saturation.py), in natural column order."""
     if pairs is not None:
         p = pairs.perm
-        q = _round_dense(w[:, p], scale, qmax, h[np.ix_(p, p)], pairs.partners, pairs.limit)
+        q = _round_dense(w[:, p], scale, qmax, h[np.ix_(p, p)], pairs)
         if q is None:
             return None
         out = np.empty_like(q)
         out[:, p] = q
         return out
-    return _round_dense(w, scale, qmax, h, None, 0)
+    return _round_dense(w, scale, qmax, h, None)
 
 
 def _round_dense(
-    w: np.ndarray, scale: np.ndarray, qmax: np.ndarray, h: np.ndarray, partners: np.ndarray | None, limit: int
+    w: np.ndarray, scale: np.ndarray, qmax: np.ndarray, h: np.ndarray, pairs: PairConstraint | None
 ) -> np.ndarray | None:
     w = w.astype(np.float32)
     h = _decouple_dead(h)
@@ -98,17 +98,16 @@ def _round_dense(
     s, lim = scale.astype(np.float32)[:, None], qmax.astype(np.float32)[:, None]
     q = np.zeros_like(w)
     k = w.shape[1]
+    partners = pairs.partners if pairs is not None else None
     for b0 in range(0, k, BLOCK):
         b1 = min(b0 + BLOCK, k)
         wb = w[:, b0:b1].copy()
         errs = np.zeros_like(wb)
         for i in range(b1 - b0):
-            room = lim
-            if partners is not None:
-                for p in partners[b0 + i]:
-                    if p >= 0:
-                        room = np.minimum(room, limit - np.abs(q[:, p : p + 1]))
-            col = np.clip(np.rint(wb[:, i : i + 1] / s), -room, room)
+            low, high = -lim, lim
+            if pairs is not None and partners is not None:
+                low, high = pairs.bounds([q[:, p : p + 1] for p in partners[b0 + i] if p >= 0], lim)
+            col = np.clip(np.rint(wb[:, i : i + 1] / s), low, high)
             q[:, b0 + i] = col[:, 0]
             e = (wb[:, i : i + 1] - col * s) / u[b0 + i, b0 + i]
             wb[:, i + 1 :] -= e * u[b0 + i, b0 + i + 1 : b1]

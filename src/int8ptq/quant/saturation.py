@@ -4,7 +4,8 @@ x86 u8*s8 kernels without VNNI (onnxruntime's MLAS, oneDNN) multiply activations
 weights with vpmaddubsw: two products adjacent along the reduction axis K are added into a
 saturating int16. Both pair input channels that are adjacent at the same kernel tap
 (K ordered kh, kw, cin); with an odd channel count MLAS's pairs also straddle taps. With
-activations up to 255, a pair is safe when |q_a| + |q_b| <= 128 (255 * 128 = 32640).
+activations in [0, 255], a pair of one sign is safe when |q_a| + |q_b| <= 128 (255 * 128 =
+32640), and a pair of opposite signs always is: its sum lies within +-255 * 127 = +-32385.
 
 The guard works in two places: before rounding it narrows a channel's qmax as far as its
 worst float pair needs, and during rounding (`PairConstraint`) it limits each weight whose
@@ -50,7 +51,7 @@ def _pairs(k: int, cin: int) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class PairConstraint:
-    """What the rounding must respect, in kernel order: |q[:, a]| + |q[:, b]| <= limit for
+    """What the rounding must respect, in kernel order: load(q[:, a], q[:, b]) <= limit for
     every pair (a, b). `partners[j]` lists the pairs' first members of column j (-1: none);
     a first member always comes before its second, so rounding in kernel order can keep
     the bound by limiting each column against the partners already rounded."""
@@ -69,10 +70,25 @@ class PairConstraint:
             out[b, slot] = a
         return out
 
+    @staticmethod
+    def load(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """What the worst activations push into a pair's int16, in units of 255: the larger of
+        its positive sum and its negative sum's magnitude (opposite signs partly cancel)."""
+        return np.maximum(np.maximum(a, 0) + np.maximum(b, 0), np.maximum(-a, 0) + np.maximum(-b, 0))
+
+    def bounds(self, rounded_partners: list[np.ndarray], lim: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(low, high) for a column whose pair partners are rounded already (each (O, 1)): the
+        partner's sign may use only what the pair has left; the other sign is free."""
+        low, high = -lim, lim
+        for qp in rounded_partners:
+            high = np.minimum(high, np.where(qp > 0, self.limit - qp, lim))
+            low = np.maximum(low, np.where(qp < 0, -(self.limit + qp), -lim))
+        return low, high
+
     def excess(self, q_kernel: np.ndarray) -> np.ndarray:
         """(O, pairs) how far each pair is over the bound (<= 0: fine)."""
-        m = np.abs(q_kernel.astype(np.int32))
-        return m[:, self.first] + m[:, self.second] - self.limit
+        m = q_kernel.astype(np.int32)
+        return self.load(m[:, self.first], m[:, self.second]) - self.limit
 
     def round_nearest(self, w_kernel: np.ndarray, scale: np.ndarray, qmax: np.ndarray) -> np.ndarray:
         """Round to nearest in kernel order; a weight whose partner is rounded already is
@@ -81,10 +97,8 @@ class PairConstraint:
         q = np.clip(np.rint(w_kernel.astype(np.float32) / s), -lim, lim)
         partners = self.partners
         for j in np.nonzero((partners >= 0).any(axis=1))[0]:
-            room = np.full(len(q), float(self.limit))
-            for p in partners[j][partners[j] >= 0]:
-                room = np.minimum(room, self.limit - np.abs(q[:, p]))
-            q[:, j] = np.clip(q[:, j], -room, room)
+            low, high = self.bounds([q[:, p : p + 1] for p in partners[j] if p >= 0], lim)
+            q[:, j] = np.clip(q[:, j : j + 1], low, high)[:, 0]
         return q.astype(np.int8)
 
 
@@ -109,9 +123,9 @@ class PairGuard:
         c = self.constraint(node, w.shape)
         if c is None:
             return full
-        mag = np.abs(w.reshape(len(w), -1)[:, c.perm].astype(np.float64))
-        amax = mag.max(axis=1)
-        worst = (mag[:, c.first] + mag[:, c.second]).max(axis=1)  # the largest pair, float units
+        wk = w.reshape(len(w), -1)[:, c.perm].astype(np.float64)
+        amax = np.abs(wk).max(axis=1)
+        worst = c.load(wk[:, c.first], wk[:, c.second]).max(axis=1)  # float units
         # with scale amax / qmax, the worst pair is worst * qmax / amax <= PAIR_LIMIT - 1 (rounding)
         # (no floor on the divisor: a channel of denormal weights would get qmax 0, scale inf)
         limit = np.where(worst > 0, (PAIR_LIMIT - 1) * amax / np.where(worst > 0, worst, 1.0), 127.0)
