@@ -41,6 +41,7 @@ from int8ptq.quant.plan import QuantPlan
 from int8ptq.quant.qdq import WeightReport, insert_qdq
 from int8ptq.quant.rules import Runtime
 from int8ptq.runtime.cpu import cpu_info
+from int8ptq.util.suggest import nearest
 from int8ptq.util.timing import timed
 from int8ptq.version import __version__
 
@@ -54,6 +55,7 @@ class Prepared:
     preset: Preset
     passes: dict[str, int]
     fp32_bytes: int
+    source_nodes: frozenset[str] = frozenset()  # node names of the model as given
 
     @property
     def spec(self) -> InputSpec | None:
@@ -61,7 +63,18 @@ class Prepared:
         return self.inputs.image
 
     def plan(self, exclude: Iterable[str] = (), runtime: Runtime = Runtime.ONNXRUNTIME) -> QuantPlan:
-        return place(self.graph, frozenset(exclude), runtime)
+        exclude = frozenset(exclude)
+        self._check_exclude(exclude)
+        return place(self.graph, exclude, runtime)
+
+    def _check_exclude(self, exclude: frozenset[str]) -> None:
+        """Each entry names a node (of the model as given, or after the passes) or an op type:
+        a typo must not quantize the layer the user meant to keep in FP32."""
+        names = self.source_nodes | {n.name for n in self.graph.nodes}
+        for e in sorted(exclude):
+            if e not in names and not onnx.defs.has(e):
+                hint = nearest(e, names, list_all=False)
+                raise UserError(f"exclude {e!r}: no node or op type of that name in the model{hint}")
 
 
 @dataclass
@@ -83,9 +96,10 @@ class Statistics:
 @timed("prepare")
 def prepare_model(proto: onnx.ModelProto, preset: str | Preprocessing | None = None) -> Prepared:
     inputs, pre = resolve_inputs(proto, preset, model_inputs(proto))
+    source = frozenset(n.name for n in proto.graph.node if n.name)
     g = Graph(proto)
     passes = prepare(g)
-    return Prepared(g, inputs, pre, passes, proto.ByteSize())
+    return Prepared(g, inputs, pre, passes, proto.ByteSize(), source)
 
 
 @timed("equalize")

@@ -260,3 +260,20 @@ def test_quantize_runtime_openvino_is_recorded_and_a_wrong_one_refused(convnet_p
     bad = cli("quantize", convnet_path, "-o", bad_out, "--calib", calib_npy, "--runtime", "tensorrt")
     assert bad.returncode == 2 and "--runtime" in bad.stderr
     assert not bad_out.exists()
+
+
+def test_exclude_takes_a_comma_list_and_refuses_a_name_the_model_lacks(convnet_path, calib_npy, tmp_path):
+    out = tmp_path / "int8.onnx"
+    r = cli("quantize", convnet_path, "-o", out, "--calib", calib_npy, "--exclude", "pw,conv1")
+    assert r.returncode == 0, r.stderr
+    m = onnx.load(str(out))
+    inits = {t.name: t for t in m.graph.initializer}
+    for name in ("pw", "conv1"):  # both kept FP32: their weights are float initializers
+        node = next(n for n in m.graph.node if n.name == name)
+        assert inits[node.input[1]].data_type == onnx.TensorProto.FLOAT
+    out.unlink()
+    # a typo would silently quantize the layer meant to stay FP32
+    typo = ("--exclude", "Softmax", "--exclude", "pww")
+    r = cli("quantize", convnet_path, "-o", out, "--calib", calib_npy, *typo)
+    _one_line_error(r, "exclude 'pww': no node or op type of that name in the model; did you mean 'pw'?")
+    assert not out.exists()

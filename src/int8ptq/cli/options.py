@@ -203,7 +203,8 @@ def add_quant_options(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME",
-        help="keep a node (by name) or an op type in FP32; repeatable (default: none)",
+        help="keep a node (by name) or an op type in FP32; repeatable, or comma-separated: "
+        "--exclude Softmax,/head/Conv (default: none)",
     )
     add_threads(g, "onnxruntime threads while calibrating")
 
@@ -224,7 +225,7 @@ def quant_config(a: argparse.Namespace) -> Any:
             preset=preprocessing(a),
             calib_images=a.calib_images,
             batch_size=a.batch_size,
-            exclude=tuple(a.exclude),
+            exclude=tuple(name for arg in a.exclude for name in arg.split(",") if name),
             threads=a.threads,
         )
     except ValueError as e:
