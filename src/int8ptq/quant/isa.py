@@ -1,9 +1,9 @@
 """The INT8 instruction sets a model can target, and what each means for weights.
 
 Without VNNI, x86 u8*s8 kernels use vpmaddubsw: two adjacent u8*s8 products are added into
-a saturating int16. With activations up to 255, a pair of weights whose magnitudes add up
-to more than 128 can overflow (255 * 128 = 32640 fits, 255 * 129 does not). VNNI (and AMX)
-accumulate in int32 and never saturate.
+a saturating int16. With activations up to 255, a pair of weights of one sign whose
+magnitudes add up to more than 128 can overflow (255 * 128 = 32640 fits, 255 * 129 does not;
+opposite signs never can). VNNI (and AMX) accumulate in int32 and never saturate.
 
 Pure semantics: detecting this machine's CPU is `int8ptq.runtime.cpu`'s job.
 """
