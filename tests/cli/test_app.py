@@ -13,12 +13,13 @@ def _pythonpath() -> dict[str, str]:
     return {"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}
 
 
-def cli(*args, cwd=None):
+def cli(*args, cwd=None, timeout=None):
     return subprocess.run(
         [sys.executable, "-m", "int8ptq.cli", *map(str, args)],
         capture_output=True,
         text=True,
         cwd=cwd,
+        timeout=timeout,
         # a bare environment, but the caller's PYTHONPATH (a worktree's src) still wins
         env={"INT8PTQ_QUIET": "1", "PATH": "/usr/bin:/bin", **_pythonpath()},
     )

@@ -152,6 +152,27 @@ def test_model_without_image_input_or_static_batch_one(tmp_path):
     assert r.calib_images == 5 and r.quantized_nodes > 3
 
 
+def test_a_dynamic_dimension_written_as_minus_one_is_dynamic(tmp_path, calib_npy):
+    # Paddle2ONNX writes a dynamic batch as dim_value -1 (rapidocr's PP-OCR cls): read as a static
+    # batch of -1, calibration used to loop forever
+    m = tiny_convnet(batch=-1, size=16)
+    onnx.save(m, tmp_path / "m.onnx")
+    out = tmp_path / "int8.onnx"
+    args = ("quantize", tmp_path / "m.onnx", "-o", out, "--calib", calib_npy, "--json", tmp_path / "q.json")
+    r = cli(*args, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "q.json").read_text())["calib_images"] == 32  # every sample, no batch of -1
+    assert any(n.op_type == "QuantizeLinear" for n in onnx.load(out).graph.node)
+    folder = tmp_path / "samples"  # one sample per .npz file: the case that hung
+    folder.mkdir()
+    for i, x in enumerate(np.load(calib_npy)[:4]):
+        np.savez(folder / f"{i}.npz", x=x)
+    args = ("quantize", tmp_path / "m.onnx", "-o", out, "--calib", folder, "--json", tmp_path / "q.json")
+    r = cli(*args, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "q.json").read_text())["calib_images"] == 4
+
+
 def test_opset_11_model_is_upgraded_and_quantized(tmp_path, calib_npy):
     m = tiny_convnet()
     m.opset_import[0].version = 11

@@ -139,6 +139,8 @@ def from_npz_folder(path: Path, inputs: ModelInputs) -> Iterator[Feed]:
 def group(feeds: Iterable[Feed], batch_size: int) -> Iterator[Feed]:
     """Batches of at most `batch_size` samples, each of one shape: consecutive feeds of equal
     shapes are joined, larger ones split. Order is kept."""
+    if batch_size < 1:
+        raise ValueError(f"batch size must be >= 1, got {batch_size}")
     pending: list[Feed] = []
     count = 0
     for f in feeds:

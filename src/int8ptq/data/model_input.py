@@ -11,6 +11,7 @@ import onnx
 
 from int8ptq.data.presets import PREPROCESSING_KEY, PRESETS, Preprocessing, Preset, from_record
 from int8ptq.errors import UserError
+from int8ptq.ir.graph import static_dims
 
 PRESET_KEY = "int8ptq.preset"  # model metadata naming the preprocessing preset
 
@@ -28,7 +29,7 @@ class InputSpec:
 
 
 def _dims(vi: onnx.ValueInfoProto) -> list[int | None]:
-    return [d.dim_value if d.HasField("dim_value") else None for d in vi.type.tensor_type.shape.dim]
+    return static_dims(vi.type.tensor_type.shape)
 
 
 @dataclass(frozen=True)

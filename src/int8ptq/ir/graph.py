@@ -17,6 +17,11 @@ import onnx
 from onnx import helper, numpy_helper
 
 
+def static_dims(shape: onnx.TensorShapeProto) -> list[int | None]:
+    """Each dimension's size, None where dynamic: a dim_param, no value, or a value < 1 (some
+    exporters, Paddle2ONNX among them, write -1 for a dynamic batch)."""
+    return [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in shape.dim]
+
 class Graph:
     _nodes: list[onnx.NodeProto]
     _ids: set[int]  # id() of every node in the graph
@@ -109,7 +114,8 @@ class Graph:
         return self.initializers.get(name)
 
     def shape(self, name: str) -> list[int | None] | None:
-        """Static shape from value_info/inputs/initializers; None dims are symbolic."""
+        """Static shape from value_info/inputs/initializers; None dims are symbolic (or < 1:
+        some exporters write -1 for a dynamic dimension)."""
         if name in self.initializers:
             return list(self.initializers[name].shape)
         for vi in itertools.chain(self._value_info.values(), self.inputs, self.outputs):
@@ -117,7 +123,7 @@ class Graph:
                 tt = vi.type.tensor_type
                 if not tt.HasField("shape"):
                     return None
-                return [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+                return static_dims(tt.shape)
         return None
 
     def fresh(self, base: str) -> str:
