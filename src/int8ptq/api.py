@@ -11,7 +11,7 @@ from pathlib import Path
 import onnx
 
 from int8ptq.config import QuantConfig
-from int8ptq.data.presets import Preprocessing, record
+from int8ptq.data.presets import Preprocessing
 from int8ptq.data.source import DataLike
 from int8ptq.eval.accuracy import EvalResult, evaluate
 from int8ptq.eval.bench import BenchResult, benchmark
@@ -20,7 +20,7 @@ from int8ptq.eval.compare import compare as _compare
 from int8ptq.eval.target import warn_saturation
 from int8ptq.ir import load_model, save_model
 from int8ptq.ir.io import UPGRADED_KEY
-from int8ptq.pipeline import build, calibrate_model
+from int8ptq.pipeline import build, calibrate_model, recorded_preprocessing
 from int8ptq.quant.isa import Isa
 from int8ptq.quant.qdq import WeightReport
 from int8ptq.runtime import Backend, Runner, make_runner
@@ -88,6 +88,7 @@ def quantize(
     speed_fallbacks: dict[str, list[str]] = {}
     for node, why in plan.slow.items():
         WeightReport.add(speed_fallbacks, why, node)
+    recorded = recorded_preprocessing(prep, stats)
     float_nodes: dict[str, int] = {}
     for n in out.graph.node:
         if n.op_type not in ("QuantizeLinear", "DequantizeLinear") and n.name not in planned:
@@ -107,8 +108,8 @@ def quantize(
         settings={
             "method": cfg.method.value,
             "per_channel": cfg.per_channel,
-            "preset": prep.preset.name,
-            "preprocessing": json.loads(record(prep.preset, prep.spec.layout)) if prep.spec else {},
+            "preset": prep.preset.name if recorded is not None else "none",
+            "preprocessing": json.loads(recorded) if recorded is not None else {},
             "rounding": cfg.rounding.value,
             "runtime": cfg.runtime.value,
             "bias_correction": bool(report.bias_corrected),  # what happened, not what was asked

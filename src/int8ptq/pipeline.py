@@ -29,9 +29,16 @@ from int8ptq.calib.samples import RowSampleObserver
 from int8ptq.config import QuantConfig, Rounding
 from int8ptq.data.adapters import one_pass
 from int8ptq.data.feeds import Feed
-from int8ptq.data.model_input import PRESET_KEY, InputSpec, ModelInputs, model_inputs, resolve_inputs
+from int8ptq.data.model_input import (
+    PRESET_KEY,
+    InputSpec,
+    ModelInputs,
+    model_inputs,
+    preset_is_guessed,
+    resolve_inputs,
+)
 from int8ptq.data.presets import PREPROCESSING_KEY, Preprocessing, Preset, record
-from int8ptq.data.source import DataLike, iter_batches
+from int8ptq.data.source import DataLike, is_image_data, iter_batches
 from int8ptq.errors import UserError
 from int8ptq.ir import Graph
 from int8ptq.passes import prepare
@@ -56,6 +63,7 @@ class Prepared:
     passes: dict[str, int]
     fp32_bytes: int
     source_nodes: frozenset[str] = frozenset()  # node names of the model as given
+    preset_guessed: bool = False  # no preprocessing named by the user or the model
 
     @property
     def spec(self) -> InputSpec | None:
@@ -87,6 +95,7 @@ class Statistics:
     skipped: list[str] = field(default_factory=list)
     no_weights: dict[str, str] = field(default_factory=dict)  # node -> why it has no moments
     samples: dict[str, RowSampleObserver] = field(default_factory=dict)  # for output-aware ranges
+    from_images: bool = True  # images decoded by the preset (not arrays fed as given)
 
     @property
     def nonfinite(self) -> dict[str, int]:
@@ -99,7 +108,7 @@ def prepare_model(proto: onnx.ModelProto, preset: str | Preprocessing | None = N
     source = frozenset(n.name for n in proto.graph.node if n.name)
     g = Graph(proto)
     passes = prepare(g)
-    return Prepared(g, inputs, pre, passes, proto.ByteSize(), source)
+    return Prepared(g, inputs, pre, passes, proto.ByteSize(), source, preset_is_guessed(proto, preset))
 
 
 @timed("equalize")
@@ -160,7 +169,9 @@ def calibrate(
         raise UserError("no calibration images could be read")
     weights, missing = (rounding.observers, rounding.missing) if rounding else ({}, {})
     rows = output.observers if output else {}
-    stats = Statistics(ranges.observers, weights, images, skipped, missing, rows)
+    stats = Statistics(
+        ranges.observers, weights, images, skipped, missing, rows, is_image_data(data, prep.inputs)
+    )
     for t, n in stats.nonfinite.items():
         warnings.warn(
             f"calibration: tensor {t!r} had {n} NaN/Inf values (left out of its range)", stacklevel=2
@@ -219,9 +230,10 @@ def build(
         report=report,
     )
     out = g.to_model()
-    meta = {PRESET_KEY: prep.preset.name}
-    if prep.spec is not None:  # an image model: how its images are prepared
-        meta[PREPROCESSING_KEY] = record(prep.preset, prep.spec.layout)
+    meta = {}
+    pre = recorded_preprocessing(prep, stats)
+    if pre is not None:  # an image model: how its images are prepared
+        meta[PRESET_KEY], meta[PREPROCESSING_KEY] = prep.preset.name, pre
     meta |= {
         "int8ptq.version": __version__,
         "int8ptq.target_isa": isa.value,
@@ -235,6 +247,14 @@ def build(
     for k, v in sorted(meta.items()):
         out.metadata_props.add(key=k, value=str(v))
     return out, isa
+
+
+def recorded_preprocessing(prep: Prepared, stats: Statistics) -> str | None:
+    """The images' preprocessing the model records in its metadata, or None: not an image
+    model, or a preset only guessed for arrays that were fed as given."""
+    if prep.spec is None or (prep.preset_guessed and not stats.from_images):
+        return None
+    return record(prep.preset, prep.spec.layout)
 
 
 class _Counter:

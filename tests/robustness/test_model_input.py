@@ -9,6 +9,7 @@ from onnx import TensorProto, helper
 from PIL import Image
 
 from int8ptq.api import quantize
+from int8ptq.config import QuantConfig
 from int8ptq.errors import UserError
 from int8ptq.ir import load_model, save_model
 from tests.cli.test_app import cli
@@ -185,3 +186,22 @@ def test_opset_11_model_is_upgraded_and_quantized(tmp_path, calib_npy):
     q = onnx.load(out)
     assert q.opset_import[0].version >= 13
     assert any(n.op_type == "QuantizeLinear" for n in q.graph.node)
+
+
+def test_arrays_fed_as_given_record_no_invented_preprocessing(tmp_path):
+    # a guessed preset (torchvision) was written into the model although the arrays were never
+    # preprocessed by it; a named preset, or images decoded by one, is still recorded
+    x = np.random.default_rng(0).standard_normal((8, 3, 16, 16)).astype(np.float32)
+    folder = tmp_path / "samples"
+    folder.mkdir()
+    for i, xi in enumerate(x):
+        np.savez(folder / f"{i}.npz", x=xi)
+
+    def meta(path):
+        return {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+
+    r = quantize(tiny_convnet(), tmp_path / "a.onnx", folder)
+    assert r.settings["preset"] == "none" and r.settings["preprocessing"] == {}
+    assert "int8ptq.preprocessing" not in meta(tmp_path / "a.onnx")
+    r = quantize(tiny_convnet(), tmp_path / "b.onnx", folder, config=QuantConfig(preset="inception"))
+    assert r.settings["preset"] == "inception" and meta(tmp_path / "b.onnx")["int8ptq.preset"] == "inception"

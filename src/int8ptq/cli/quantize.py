@@ -47,7 +47,7 @@ def print_result(r: Any) -> None:
 
 def _pixels(p: dict[str, Any]) -> str:
     if not p:
-        return "none: no image input (arrays by input name)"
+        return "none: arrays fed as given (no image input, or arrays and no --preset)"
     resize = f"resize {p['resize']}, " if p["resize"] else ""
     mean, std = (",".join(f"{v:g}" for v in p[k]) for k in ("mean", "std"))
     return f"{resize}crop {p['size']}, mean {mean}, std {std}, {'BGR' if p['bgr'] else 'RGB'}, {p['layout']}"

@@ -149,6 +149,12 @@ def resolve_input(
     return spec, p.apply(base, spec.size if spec is not None else None)
 
 
+def preset_is_guessed(model: onnx.ModelProto, pre: str | Preprocessing | None) -> bool:
+    """Neither the user nor the model named a preprocessing: `resolve_input` fell back to
+    torchvision, a guess that calibration arrays (already prepared) never confirmed."""
+    return pre is None and not (_meta(model, PREPROCESSING_KEY) or _meta(model, PRESET_KEY))
+
+
 def resolve_inputs(
     model: onnx.ModelProto, pre: str | Preprocessing | None, inputs: ModelInputs
 ) -> tuple[ModelInputs, Preset]:
