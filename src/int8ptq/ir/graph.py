@@ -16,6 +16,13 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from int8ptq.ir.scope import outer_reads, rename_outer
+
+
+def reads(node: onnx.NodeProto) -> list[str]:
+    """The tensors `node` reads: its inputs, and what its subgraphs read from this graph."""
+    return [*node.input, *outer_reads(node)]
+
 
 def static_dims(shape: onnx.TensorShapeProto) -> list[int | None]:
     """Each dimension's size, None where dynamic: a dim_param, no value, or a value < 1 (some
@@ -86,7 +93,7 @@ class Graph:
             for o in n.output:
                 if o:
                     self._producer[o] = n
-            for i in n.input:
+            for i in reads(n):
                 if i:
                     self._consumers.setdefault(i, []).append(n)
         self._dirty = False
@@ -151,7 +158,7 @@ class Graph:
         for o in node.output:
             if o:
                 self._producer[o] = node
-        for i in node.input:
+        for i in reads(node):
             if i:
                 self._consumers.setdefault(i, []).append(node)
 
@@ -161,7 +168,7 @@ class Graph:
         for o in node.output:
             if o and self._producer.get(o) is node:
                 del self._producer[o]
-        for i in node.input:
+        for i in reads(node):
             readers = self._consumers.get(i, [])
             for k, n in enumerate(readers):
                 if n is node:
@@ -238,6 +245,7 @@ class Graph:
         for k, i in enumerate(node.input):
             if i == old:
                 node.input[k] = new
+        rename_outer(node, old, new)
         self._link(node)
 
     def replace_uses(self, old: str, new: str) -> None:
@@ -280,7 +288,7 @@ class Graph:
         while pending:
             rest = []
             for n in pending:
-                if all(i in ready for i in n.input):
+                if all(i in ready for i in reads(n)):
                     order.append(n)
                     ready.update(n.output)
                 else:
@@ -298,7 +306,7 @@ class Graph:
         for n in reversed(self.nodes):
             if any(o in live for o in n.output):
                 keep.append(n)
-                live.update(i for i in n.input if i)
+                live.update(i for i in reads(n) if i)
         self.nodes = keep[::-1]
         self.initializers = {k: v for k, v in self.initializers.items() if k in live}
         self._value_info = {k: v for k, v in self._value_info.items() if k in live}
