@@ -41,6 +41,7 @@ from int8ptq.data.presets import PREPROCESSING_KEY, Preprocessing, Preset, recor
 from int8ptq.data.source import DataLike, is_image_data, iter_batches
 from int8ptq.errors import UserError
 from int8ptq.ir import Graph
+from int8ptq.ir.scope import subgraphs
 from int8ptq.passes import prepare
 from int8ptq.quant.isa import Isa, resolve
 from int8ptq.quant.placement import place
@@ -179,6 +180,22 @@ def calibrate(
     return stats
 
 
+def _warn_if_nothing_planned(g: Graph, plan: QuantPlan) -> None:
+    """A model left as it was must not pass for a quantized one unnoticed."""
+    if plan.nodes:
+        return
+    ops: dict[str, int] = {}
+    for n in g.nodes:
+        ops[n.op_type] = ops.get(n.op_type, 0) + 1
+    listed = ", ".join(f"{k} x{v}" for k, v in sorted(ops.items()))
+    reasons = sorted(set(plan.skipped.values())) or ["no op with an INT8 kernel"]
+    bodies = sorted({n.op_type for n in g.nodes if any(subgraphs(n))})
+    why = f"; ops inside {'/'.join(bodies)} bodies are not quantized" if bodies else ""
+    warnings.warn(
+        f"nothing quantized, the model stays FP32 ({listed}): {'; '.join(reasons)}{why}", stacklevel=3
+    )
+
+
 @dataclass
 class Calibrated:
     """A model prepared, planned and calibrated: what every command builds from."""
@@ -201,6 +218,7 @@ def calibrate_model(
         stats = calibrate(prep, data, cfg, plan, histogram=True, covariance=True, exact=True, samples=True)
     else:
         stats = calibrate(prep, data, cfg, plan)
+    _warn_if_nothing_planned(prep.graph, plan)  # after calibration: bad data errors come first
     return Calibrated(prep, plan, stats)
 
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto, helper
 
 from int8ptq.api import quantize
@@ -62,3 +63,20 @@ def test_a_model_whose_if_branches_read_the_main_graph_quantizes_and_runs(tmp_pa
         ref = make_runner(m.SerializeToString(), "ort").run_all(feed)[0]
         got = make_runner(str(tmp_path / "q.onnx"), "ort").run_all(feed)[0]
         assert got.shape == ref.shape and np.corrcoef(got.ravel(), ref.ravel())[0, 1] > 0.99
+
+
+def test_a_model_with_every_layer_inside_an_if_body_is_not_passed_off_as_quantized(tmp_path):
+    def vi(name):
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", 4, 8, 8])
+
+    conv = helper.make_node("Conv", ["x", "w"], ["then_out"], name="conv")  # the only layer
+    w = init("w", np.ones((4, 4, 1, 1), np.float32))
+    then = helper.make_graph([conv], "then", [], [vi("then_out")], [w])
+    other = helper.make_graph([helper.make_node("Relu", ["x"], ["else_out"])], "else", [], [vi("else_out")])
+    if_node = helper.make_node("If", ["cond"], ["y"], name="if", then_branch=then, else_branch=other)
+    cond = helper.make_tensor_value_info("cond", TensorProto.BOOL, [])
+    m = make_model([if_node], [], [vi("x"), cond], [vi("y")])
+    calib = [{"x": np.ones((1, 4, 8, 8), np.float32), "cond": np.array(True)}]
+    with pytest.warns(UserWarning, match=r"nothing quantized.*\(If x1\).*inside If bodies are not quantized"):
+        r = quantize(m, tmp_path / "q.onnx", calib)
+    assert r.quantized_nodes == 0
