@@ -41,6 +41,7 @@ from int8ptq.data.presets import PREPROCESSING_KEY, Preprocessing, Preset, recor
 from int8ptq.data.source import DataLike, is_image_data, iter_batches
 from int8ptq.errors import UserError
 from int8ptq.ir import Graph
+from int8ptq.ir.ops import quantized_ops
 from int8ptq.ir.scope import subgraphs
 from int8ptq.passes import prepare
 from int8ptq.quant.isa import Isa, resolve
@@ -180,6 +181,17 @@ def calibrate(
     return stats
 
 
+def _refuse_quantized(proto: onnx.ModelProto) -> None:
+    """Quantizing a quantized model again would stack a second rounding on the first."""
+    found = quantized_ops(proto.graph)
+    if found:
+        listed = ", ".join(f"{k} x{v}" for k, v in sorted(found.items()))
+        raise UserError(
+            f"the model is already quantized ({listed}): give the FP32 model (a QDQ model from "
+            "quantization-aware training runs as it is)"
+        )
+
+
 def _warn_if_nothing_planned(g: Graph, plan: QuantPlan) -> None:
     """A model left as it was must not pass for a quantized one unnoticed."""
     if plan.nodes:
@@ -211,6 +223,7 @@ def calibrate_model(
     """The stages every command shares: prepare, equalize (if asked), plan, calibrate.
     `every_method`: statistics for every range method and compensating rounding (tune
     builds trials with other settings from the same pass)."""
+    _refuse_quantized(proto)
     prep = prepare_model(proto, cfg.preset)
     equalize_model(prep, data, cfg)
     plan = prep.plan(cfg.exclude, cfg.runtime)

@@ -66,7 +66,9 @@ def test_quantize_evaluate_benchmark_json(convnet_path, calib_npy, tmp_path):
     assert b["cpu"] and "speed-up" in r.stdout
 
 
-@pytest.mark.parametrize("case", ["missing", "not_onnx", "no_image_input", "empty_data", "bad_format"])
+@pytest.mark.parametrize(
+    "case", ["missing", "not_onnx", "no_image_input", "empty_data", "bad_format", "already_quantized"]
+)
 def test_bad_input_is_one_line_exit_2_and_no_output(case, convnet_path, calib_npy, tmp_path):
     from onnx import TensorProto, helper
 
@@ -77,6 +79,7 @@ def test_bad_input_is_one_line_exit_2_and_no_output(case, convnet_path, calib_np
         "no_image_input": "no image input",
         "empty_data": "no images",
         "bad_format": "not supported",
+        "already_quantized": "the model is already quantized (DequantizeLinear x",
     }[case]
     if case == "missing":
         model = tmp_path / "nope.onnx"
@@ -96,6 +99,11 @@ def test_bad_input_is_one_line_exit_2_and_no_output(case, convnet_path, calib_np
     elif case == "empty_data":
         data = tmp_path / "emptydir"
         data.mkdir()
+    elif case == "already_quantized":
+        from int8ptq.api import quantize
+
+        model = tmp_path / "int8.onnx"
+        quantize(convnet_path, model, calib_npy)
     else:
         data = tmp_path / "d.csv"
         data.write_text("a,b")

@@ -74,3 +74,39 @@ def reduction_length(node: onnx.NodeProto, weight_shape: tuple[int, ...] | list[
             k *= int(d)
         return k
     return int(weight_shape[1 - weight_out_axis(node)])
+
+
+# ops that only a quantized model holds: QDQ pairs, and the integer ops of the QOperator and
+# dynamic formats (onnxruntime's com.microsoft ones among them)
+QUANTIZED_OPS = frozenset(
+    {
+        "QuantizeLinear",
+        "DequantizeLinear",
+        "DynamicQuantizeLinear",
+        "QLinearConv",
+        "QLinearMatMul",
+        "ConvInteger",
+        "MatMulInteger",
+        "QLinearAdd",
+        "QLinearMul",
+        "QLinearConcat",
+        "QLinearAveragePool",
+        "QLinearGlobalAveragePool",
+        "QLinearSigmoid",
+        "QLinearLeakyRelu",
+        "QGemm",
+        "QAttention",
+        "DynamicQuantizeMatMul",
+        "DynamicQuantizeLSTM",
+        "MatMulIntegerToFloat",
+    }
+)
+
+
+def quantized_ops(graph: onnx.GraphProto) -> dict[str, int]:
+    """op type -> count of the ops of `graph` (not its subgraphs) that only quantized models hold."""
+    found: dict[str, int] = {}
+    for n in graph.node:
+        if n.op_type in QUANTIZED_OPS:
+            found[n.op_type] = found.get(n.op_type, 0) + 1
+    return found
