@@ -137,3 +137,52 @@ def test_nhwc_dynamic_image_input_from_dicts(tmp_path):
     data = [{"x": rng.standard_normal((2, 8, 8 + 4 * i, 3)).astype(np.float32)} for i in range(3)]
     r = quantize(tmp_path / "m.onnx", tmp_path / "q.onnx", data)
     assert r.calib_images == 6
+
+
+def recurrent_model() -> onnx.ModelProto:
+    """A recurrent step: x [T, 16] (T steps), state [2, 1, 16] (no sample axis first) and a
+    scalar gain -> MatMul(x, W) + the state's mean, scaled; the new state out."""
+    rng = np.random.default_rng(3)
+    f = np.float32
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["m"], name="mm"),
+        helper.make_node("ReduceMean", ["state"], ["s"], axes=[0, 1], keepdims=0, name="mean"),
+        helper.make_node("Add", ["m", "s"], ["a"], name="add"),
+        helper.make_node("Mul", ["a", "gain"], ["y"], name="gain_mul"),
+        helper.make_node("Identity", ["state"], ["state_out"], name="keep"),
+    ]
+    ins = [
+        helper.make_tensor_value_info("x", TensorProto.FLOAT, ["T", 16]),
+        helper.make_tensor_value_info("state", TensorProto.FLOAT, [2, "B", 16]),
+        helper.make_tensor_value_info("gain", TensorProto.FLOAT, []),
+    ]
+    outs = [
+        helper.make_tensor_value_info("y", TensorProto.FLOAT, ["T", 16]),
+        helper.make_tensor_value_info("state_out", TensorProto.FLOAT, [2, "B", 16]),
+    ]
+    return make_model(nodes, [init("w", rng.standard_normal((16, 16)).astype(f))], ins, outs, opset=17)
+
+
+def test_inputs_without_a_sample_axis_are_fed_whole(tmp_path):
+    # a recurrent state [layers, batch, hidden] and a scalar: each .npz file (or dict) is one
+    # sample fed as given; it used to stop at "the inputs have different sample counts"
+    rng = np.random.default_rng(4)
+    samples = [
+        {
+            "x": rng.standard_normal((8 + k, 16)).astype(np.float32),
+            "state": rng.standard_normal((2, 1, 16)).astype(np.float32),
+            "gain": np.array(1.5, np.float32),
+        }
+        for k in range(6)
+    ]
+    onnx.save(recurrent_model(), tmp_path / "m.onnx")
+    (tmp_path / "calib").mkdir()
+    for k, s in enumerate(samples):
+        np.savez(tmp_path / "calib" / f"{k}.npz", **s)
+    for data in (tmp_path / "calib", samples):
+        r = quantize(tmp_path / "m.onnx", tmp_path / "q.onnx", data)
+        assert r.calib_images == 6 and r.quantized_nodes >= 1  # the MatMul
+        f, q = make_runner(tmp_path / "m.onnx"), make_runner(tmp_path / "q.onnx")
+        assert cosine(f.run(samples[0]), q.run(samples[0])) > 0.99
+    batches, _ = iter_batches(samples, model_inputs(recurrent_model()), PRESETS["torchvision"], 4)
+    assert [b.inputs["x"].shape[0] for b in batches] == [8, 9, 10, 11, 12, 13]  # never joined

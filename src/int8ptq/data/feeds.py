@@ -22,23 +22,33 @@ LABEL_KEYS = ("y", "labels")  # arrays of a .npz read as labels unless an input 
 
 @dataclass(frozen=True)
 class Feed:
-    """One batch: every model input by name, a label per sample (-1 unknown), sample names."""
+    """One batch: every model input by name, a label per sample (-1 unknown), sample names.
+    `whole`: one sample fed as given, never split or joined (inputs without a sample axis
+    first: a recurrent state [layers, batch, hidden], a scalar)."""
 
     inputs: Feeds
     labels: np.ndarray
     names: list[str]
+    whole: bool = False
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def take(self, n: int) -> Feed:
+        if self.whole:
+            return self if n > 0 else Feed(self.inputs, self.labels[:0], [], True)
         return Feed({k: v[:n] for k, v in self.inputs.items()}, self.labels[:n], self.names[:n])
 
     def drop(self, n: int) -> Feed:
+        if self.whole:
+            return Feed(self.inputs, self.labels[n:], self.names[n:], True)
         return Feed({k: v[n:] for k, v in self.inputs.items()}, self.labels[n:], self.names[n:])
 
-    def signature(self) -> tuple[tuple[int, ...], ...]:
-        """Per-sample shapes of the inputs: batches join only when these are equal."""
+    def signature(self) -> tuple[object, ...]:
+        """Per-sample shapes of the inputs: batches join only when these are equal (a whole
+        feed joins none)."""
+        if self.whole:
+            return ("whole", id(self))
         return tuple(v.shape[1:] for _, v in sorted(self.inputs.items()))
 
 
@@ -80,7 +90,10 @@ def conform_sample(arrays: Mapping[str, object], inputs: ModelInputs, where: str
         out[t.name] = np.ascontiguousarray(a, dtype=t.dtype)
     counts = {len(a) for a in out.values()}
     if len(counts) > 1:
-        raise UserError(f"{where}: the inputs have different sample counts ({sorted(counts)})")
+        raise UserError(
+            f"{where}: the inputs have different sample counts ({sorted(counts)}); inputs without a sample "
+            "axis first (a recurrent state, a scalar) are fed whole from one sample per .npz file or dict"
+        )
     return out, single
 
 
@@ -100,6 +113,19 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
             return {k: z[k] for k in z.files}
     except (ValueError, OSError, EOFError) as e:
         raise UserError(f"cannot read {path}: {e}") from None
+
+
+def _whole(arrays: Mapping[str, object], inputs: ModelInputs) -> Feeds | None:
+    """The sample fed as given (cast to the inputs' types), when each input has the model's
+    rank but they share no first axis (lengths differ, or one is a scalar: a recurrent state
+    [layers, batch, hidden], a sample rate); None: the usual samples-first case."""
+    for t in inputs.tensors:
+        if t.rank is None or t.name not in arrays or np.asarray(arrays[t.name]).ndim != t.rank:
+            return None
+    given = {t.name: np.ascontiguousarray(np.asarray(arrays[t.name]), dtype=t.dtype) for t in inputs.tensors}
+    if len({a.shape[0] if a.ndim else -1 for a in given.values()}) == 1:
+        return None
+    return given
 
 
 def is_named_npz(path: Path, inputs: ModelInputs) -> bool:
@@ -131,6 +157,10 @@ def from_npz_folder(path: Path, inputs: ModelInputs) -> Iterator[Feed]:
     files = sorted(path.glob("*.npz"))
     for f in files:
         arrays = _read_npz(f)
+        given = _whole(arrays, inputs)
+        if given is not None:
+            yield Feed(given, np.full(1, -1, np.int64), [f.name], whole=True)
+            continue
         x = conform(arrays, inputs, f.name)
         n = len(next(iter(x.values())))
         yield Feed(x, _labels(arrays, inputs, n), [f.name] * n if n > 1 else [f.name])
@@ -187,6 +217,13 @@ def from_items(source: Iterable[object], inputs: ModelInputs, batch_size: int) -
                     f"({', '.join(inputs.names)}): give {{input_name: array}} dicts"
                 )
             arrays = {inputs.names[0]: item}
+        given = _whole(arrays, inputs)
+        if given is not None:
+            if pending:
+                yield concat(pending)
+                pending = []
+            yield Feed(given, np.full(1, -1, np.int64), [f"item{k}"], whole=True)
+            continue
         x, single = conform_sample(arrays, inputs, f"item {k}")
         n = len(next(iter(x.values())))
         y = np.full(n, -1, np.int64) if labels is None else np.asarray(labels, np.int64).reshape(-1)
