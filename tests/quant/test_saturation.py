@@ -131,3 +131,24 @@ def test_isa_detection_reads_flags():
     assert isa_of({"neon", "asimd"}, "aarch64") == "other"
     assert isa_of(set()) == "avx2"  # unreadable x86 flags: assume the saturating (safe) case
     assert Isa.AVX2.saturates and not Isa.VNNI.saturates
+
+
+def test_a_1d_convolution_is_guarded_in_its_kernel_order(tmp_path):
+    # a 1-D Conv reduces (taps, cin) like a 2-D one with kh = 1; its pairs are adjacent input
+    # channels at one tap, not adjacent taps of one channel (the order the weight is stored in)
+    rng = np.random.default_rng(5)
+    w = rng.uniform(-0.3, 0.3, (8, 32, 3)).astype(np.float32)
+    w[:, 4, 1], w[:, 5, 1] = 1.0, 0.95  # a same-sign pair of adjacent channels at tap 1
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="conv", pads=[1, 1])]
+    m = make_model(
+        nodes,
+        [init("w", w)],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 32, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 8, 16])],
+    )
+    calib = np.abs(rng.standard_normal((8, 32, 16))).astype(np.float32)
+    quantize(m, tmp_path / "q.onnx", [calib], config=QuantConfig(target_isa="portable"))
+    q = _int8_weights(tmp_path / "q.onnx").reshape(8, 32, 3)
+    kernel_order = q.transpose(0, 2, 1).reshape(8, -1)  # (taps, cin), as the kernel reduces
+    for xi in every_worst_input(kernel_order):
+        assert (avx2_dot(xi, kernel_order) == xi.astype(np.int64) @ kernel_order.T.astype(np.int64)).all()

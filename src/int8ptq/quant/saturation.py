@@ -28,10 +28,11 @@ PAIR_LIMIT = 128  # 255 * 128 = 32640 <= 32767
 
 def kernel_permutation(node: onnx.NodeProto, shape: tuple[int, ...]) -> np.ndarray:
     """Columns of the weight as (out channels, K) in its natural order (cin, kh, kw for Conv),
-    listed in the order the kernel reduces (kh, kw, cin): kernel column j = natural perm[j]."""
-    if node.op_type in ("Conv", "ConvTranspose") and len(shape) == 4:  # ConvTranspose: (O, C, kh, kw) here
-        _, c, kh, kw = shape
-        return np.arange(c * kh * kw).reshape(c, kh, kw).transpose(1, 2, 0).reshape(-1)
+    listed in the order the kernel reduces (kh, kw, cin; a 1-D kernel: kw, cin): kernel
+    column j = natural perm[j]."""
+    if node.op_type in ("Conv", "ConvTranspose") and len(shape) >= 3:  # ConvTranspose: (O, C, k...) here
+        c, taps = shape[1], int(np.prod(shape[2:]))  # 1-D, 2-D and 3-D kernels alike: taps, then cin
+        return np.arange(c * taps).reshape(c, taps).T.reshape(-1)
     k = int(np.prod(shape)) // max(1, shape[0]) if shape else 0
     return np.arange(k)
 
