@@ -131,3 +131,52 @@ def test_calibration_model_outputs_only_small_statistics() -> None:
     # the input batch is reduced in numpy where it already is
     numpy_side = {t.tensor for t in taps if t.reducer is None}
     assert numpy_side == {"x"} | {t.tensor for t in taps if len(prep.graph.shape(t.tensor)) == 2}
+
+
+@pytest.mark.parametrize("depthwise", [False, True])
+def test_a_1d_convolution_gets_its_patches_and_compensating_rounding(depthwise: bool, tmp_path) -> None:
+    from int8ptq.api import quantize
+    from int8ptq.calib.covariance import observer_or_reason
+    from int8ptq.runtime import make_runner
+    from tests.conftest import cosine
+
+    rng = np.random.default_rng(6)
+    c, length = 16, 40  # 16 x 5 products per output: not an island (quant/islands.py)
+    w = rng.standard_normal((c, 1, 5) if depthwise else (16, c, 5)).astype(np.float32) * 0.3
+    node = helper.make_node(
+        "Conv",
+        ["x", "w"],
+        ["y"],
+        name="conv1d",
+        pads=[2, 1],
+        strides=[2],
+        dilations=[1],
+        group=c if depthwise else 1,
+    )
+    obs = observer_or_reason(node, w.shape)
+    assert not isinstance(obs, str), obs
+    x = rng.standard_normal((2, c, length)).astype(np.float32)
+    red = obs.reducer((c, length))
+    m = make_model(
+        [node],
+        [init("w", w)],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", c, length])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", len(w), "L"])],
+    )
+    y = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    _, xs = red.output_positions()
+    rows = red.patches(x)  # the patches reproduce the convolution at their positions
+    if depthwise:
+        got, want = (
+            np.einsum("cmk,ck->cm", rows, w.reshape(c, -1)),
+            y[:, :, xs].transpose(1, 0, 2).reshape(c, -1),
+        )
+    else:
+        got, want = rows @ w.reshape(len(w), -1).T, y[:, :, xs].transpose(0, 2, 1).reshape(-1, len(w))
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    if depthwise:
+        return  # alone, a depthwise Conv is an island: FP32 (the patches above are its statistics)
+    calib = [rng.standard_normal((4, c, length)).astype(np.float32) for _ in range(4)]
+    r = quantize(m, tmp_path / "q.onnx", calib)
+    assert r.quantized_nodes == 1 and r.rounding_fallbacks == {}  # was "unsupported op (Conv)"
+    assert cosine(make_runner(m.SerializeToString()).run(x), make_runner(tmp_path / "q.onnx").run(x)) > 0.995

@@ -30,6 +30,8 @@ class CovarianceObserver:
     def reducer(self, per_image: Shape | None) -> Reducer[Moments]:
         if self.geometry is None:
             return RowReducer(self.rows_per_batch)
+        if per_image is not None and self.geometry.line and len(per_image) == 2:
+            per_image = (per_image[0], 1, per_image[1])  # (C, L) read as (C, 1, L)
         if per_image is None or len(per_image) != 3:
             raise ValueError("a convolution input needs a static C, H, W shape")
         return PatchReducer(per_image, self.geometry, self.rows_per_batch)
@@ -56,6 +58,17 @@ ROWS_PER_IMAGE = 128  # dense conv patches per image (2048 per batch of 16)
 DEPTHWISE_ROWS_PER_IMAGE = 32  # a depthwise filter has only k*k weights
 
 
+def _geometry(node: onnx.NodeProto, kernel: tuple[int, int], depthwise: bool, line: bool) -> PatchGeometry:
+    """The patch geometry of a Conv; a 1-D one as a 2-D one of height 1."""
+    if line:
+        p = list(attr(node, "pads", [0, 0]))
+        s, d = attr(node, "strides", [1])[0], attr(node, "dilations", [1])[0]
+        return PatchGeometry(kernel, (1, s), (0, p[0], 0, p[1]), (1, d), depthwise, line=True)
+    p = list(attr(node, "pads", [0, 0, 0, 0]))
+    strides, dilations = tuple(attr(node, "strides", [1, 1])), tuple(attr(node, "dilations", [1, 1]))
+    return PatchGeometry(kernel, strides, (p[0], p[1], p[2], p[3]), dilations, depthwise)
+
+
 def observer_for(
     node: onnx.NodeProto, weight_shape: tuple[int, ...], rows: int = ROWS_PER_IMAGE
 ) -> CovarianceObserver | None:
@@ -75,22 +88,18 @@ def observer_or_reason(
             return "transposed input (transA)"
         k = reduction_length(node, weight_shape)
         return CovarianceObserver(None, rows * 16) if k <= MAX_K else f"K too large (> {MAX_K})"
-    if node.op_type != "Conv" or len(weight_shape) != 4:
+    if node.op_type != "Conv":
         return f"unsupported op ({node.op_type})"
+    if len(weight_shape) not in (3, 4):
+        return f"unsupported op ({len(weight_shape) - 2}-D Conv)"
     if attr(node, "auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
         return "auto_pad convolution"
-    o, cg, kh, kw = weight_shape
+    line = len(weight_shape) == 3  # 1-D: the kernel of a 2-D one with kh = 1
+    o, cg, kh, kw = (weight_shape[0], weight_shape[1], 1, weight_shape[2]) if line else weight_shape
     depthwise = is_depthwise(node, weight_shape)
     if group(node) > 1 and not depthwise:
         return "grouped convolution"
     if not depthwise and cg * kh * kw > MAX_K:
         return f"K too large (> {MAX_K})"
-    p = list(attr(node, "pads", [0, 0, 0, 0]))
-    geo = PatchGeometry(
-        (kh, kw),
-        tuple(attr(node, "strides", [1, 1])),
-        (p[0], p[1], p[2], p[3]),
-        tuple(attr(node, "dilations", [1, 1])),
-        depthwise,
-    )
+    geo = _geometry(node, (kh, kw), depthwise, line)
     return CovarianceObserver(geo, DEPTHWISE_ROWS_PER_IMAGE if depthwise else rows)

@@ -181,6 +181,7 @@ class PatchGeometry:
     pads: tuple[int, int, int, int]  # top, left, bottom, right
     dilations: tuple[int, int]
     depthwise: bool
+    line: bool = False  # a 1-D convolution: its (N, C, L) input is read as (N, C, 1, L)
 
 
 @dataclass(frozen=True)
@@ -248,6 +249,10 @@ class PatchReducer:
 
     def add_nodes(self, g: Graph, tensor: str) -> list[str]:
         c = self.per_image[0]
+        if self.geometry.line:
+            image = g.fresh(f"{tensor}_as_image")
+            g.add_node("Unsqueeze", [tensor, _const(g, "axes", np.array([2], np.int64))], [image])
+            tensor = image
         patches = g.fresh(f"{tensor}_patches")
         if self.step:  # (N, C, h, w) -> (N, C, h*w, 1)
             grid = g.fresh(f"{tensor}_grid")
@@ -287,6 +292,8 @@ class PatchReducer:
         """The rows themselves: (images * positions, C*kh*kw), or (C, images * positions, kh*kw)
         for a depthwise layer, at `output_positions` image after image."""
         x = np.asarray(x, np.float32)
+        if self.geometry.line and x.ndim == 3:
+            x = x[:, :, None, :]
         n, c = x.shape[:2]
         if self.step:
             p = x[:, :, :: self.step, :: self.step].reshape(n, c, -1, 1)
