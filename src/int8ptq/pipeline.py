@@ -181,8 +181,9 @@ def calibrate(
     return stats
 
 
-def _refuse_quantized(proto: onnx.ModelProto) -> None:
-    """Quantizing a quantized model again would stack a second rounding on the first."""
+def _check_quantizable(proto: onnx.ModelProto) -> None:
+    """Quantizing a quantized model again would stack a second rounding on the first; ops of
+    custom domains are named, since they stay FP32 (and may be what onnxruntime cannot run)."""
     found = quantized_ops(proto.graph)
     if found:
         listed = ", ".join(f"{k} x{v}" for k, v in sorted(found.items()))
@@ -190,6 +191,9 @@ def _refuse_quantized(proto: onnx.ModelProto) -> None:
             f"the model is already quantized ({listed}): give the FP32 model (a QDQ model from "
             "quantization-aware training runs as it is)"
         )
+    custom = sorted({f"{n.domain}::{n.op_type}" for n in proto.graph.node if n.domain not in ("", "ai.onnx")})
+    if custom:
+        warnings.warn(f"ops of custom domains stay in FP32: {', '.join(custom[:5])}", stacklevel=3)
 
 
 def _warn_if_nothing_planned(g: Graph, plan: QuantPlan) -> None:
@@ -223,7 +227,7 @@ def calibrate_model(
     """The stages every command shares: prepare, equalize (if asked), plan, calibrate.
     `every_method`: statistics for every range method and compensating rounding (tune
     builds trials with other settings from the same pass)."""
-    _refuse_quantized(proto)
+    _check_quantizable(proto)
     prep = prepare_model(proto, cfg.preset)
     equalize_model(prep, data, cfg)
     plan = prep.plan(cfg.exclude, cfg.runtime)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 import onnx
@@ -59,11 +58,7 @@ def load_model(path: str | os.PathLike[str]) -> onnx.ModelProto:
         load_external_data_for_model(model, str(p.parent))
     except Exception as e:  # noqa: BLE001 - any failure here is a broken file
         raise UserError(f"cannot read external data of {p}: {e}") from None
-    model = upgrade_opset(model, p.name)
-    custom = sorted({f"{n.domain}::{n.op_type}" for n in model.graph.node if n.domain not in ("", "ai.onnx")})
-    if custom:
-        warnings.warn(f"{p.name}: ops of custom domains stay in FP32: {', '.join(custom[:5])}", stacklevel=2)
-    return model
+    return upgrade_opset(model, p.name)
 
 
 def default_opset(model: onnx.ModelProto) -> int:
