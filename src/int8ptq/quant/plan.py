@@ -124,8 +124,11 @@ def build_plan(
         if rule.shares_scale:
             shares.extend((a, out) for a in acts)
             movers.add(n.name)
-    if runtime is Runtime.OPENVINO:
-        quantized -= _read_only_as_float(g, nodes, outputs)
+    unread = _read_only_as_float(g, nodes, outputs)
+    if runtime is Runtime.ONNXRUNTIME:
+        unread = _float_output_chains(g, nodes, outputs, movers, unread)
+    if unread:
+        quantized -= unread
         nodes = [n for n in nodes if n not in movers or outputs.get(n) in quantized]
         fused_by = {f: by for f, by in fused_by.items() if outputs[by] in quantized}
         shares = [(a, o) for a, o in shares if a in quantized and o in quantized]
@@ -160,6 +163,19 @@ def _read_only_as_float(g: Graph, nodes: list[str], outputs: dict[str, str]) -> 
         if not needed:
             unread.add(out)
     return unread
+
+
+def _float_output_chains(
+    g: Graph, nodes: list[str], outputs: dict[str, str], movers: set[str], unread: set[str]
+) -> set[str]:
+    """Of the outputs only float ops read, those onnxruntime can leave float: a node's with a
+    float-output kernel (rules.OpRule.float_output), and the data movers' carrying one on."""
+    by_name = {n.name: n for n in g.nodes}
+    keep = {outputs[n] for n in nodes if n in outputs and RULES[by_name[n].op_type].float_output} & unread
+    for n in nodes:  # in graph order: a mover after the node it reads
+        if n in movers and outputs.get(n) in unread and any(i in keep for i in by_name[n].input):
+            keep.add(outputs[n])
+    return keep
 
 
 def _curve_of(node: onnx.NodeProto) -> str | None:

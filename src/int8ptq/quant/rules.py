@@ -35,6 +35,9 @@ class OpRule:
     fuses_activation: bool = False  # a following Relu/Clip(0, x) folds into the output range
     runtimes: frozenset[Runtime] = frozenset(Runtime)  # the runtimes with an integer kernel for it
     applies: Callable[[onnx.NodeProto], bool] | None = None  # None: every node of the op type
+    # onnxruntime also has a kernel writing a float output (no Q after it): an output only
+    # float ops read stays float there too, as on OpenVINO
+    float_output: bool = False
 
 
 def _nearest(node: onnx.NodeProto) -> bool:
@@ -55,10 +58,10 @@ RULES: dict[str, OpRule] = {
         runtimes=frozenset({Runtime.OPENVINO}),
         applies=lambda n: group(n) == 1,
     ),
-    # QGemm
-    "Gemm": OpRule(weight=1, weight_axis=weight_out_axis, bias=2, fuses_activation=True),
-    # QLinearMatMul / MatMulIntegerToFloat
-    "MatMul": OpRule(weight=1, weight_axis=weight_out_axis, fuses_activation=True),
+    # QGemm (a float output when no Q follows)
+    "Gemm": OpRule(weight=1, weight_axis=weight_out_axis, bias=2, fuses_activation=True, float_output=True),
+    # QLinearMatMul, or MatMulIntegerToFloat when no Q follows
+    "MatMul": OpRule(weight=1, weight_axis=weight_out_axis, fuses_activation=True, float_output=True),
     # QLinearAdd
     "Add": OpRule(activations=(0, 1), fuses_activation=True),
     # QLinearMul; OpenVINO fuses a float SiLU or SE-gate Mul into the convolution before it
