@@ -70,3 +70,29 @@ def test_tune_meets_a_budget_on_the_users_metric(tmp_path):
     assert r.met and r.best is not None and r.best.drop is not None and r.best.drop <= 0.1
     assert calls[0] >= 1 and len(calls) >= 2  # FP32 against itself, then each trial
     assert (tmp_path / "t.onnx").exists()
+
+
+def test_argmax_is_not_reported_for_a_recurrent_state():
+    from onnx import TensorProto, helper
+
+    from int8ptq.eval.fidelity import class_axis_outputs
+    from tests.conftest import init, make_model
+
+    h, f = 8, np.float32
+    nodes = [
+        helper.make_node("LSTM", ["x", "w", "r"], ["y", "y_h"], hidden_size=h, name="lstm"),
+        helper.make_node("Squeeze", ["y", "ax"], ["ys"], name="sq"),  # (T, N, h): a state too
+        helper.make_node("MatMul", ["ys", "head"], ["logits"], name="head"),
+    ]
+    inits = [
+        init("w", np.ones((1, 4 * h, 4), f)),
+        init("r", np.ones((1, 4 * h, h), f)),
+        init("ax", np.array([1], np.int64)),
+        init("head", np.ones((h, 5), f)),
+    ]
+    outs = [
+        helper.make_tensor_value_info("y_h", TensorProto.FLOAT, [1, "N", h]),
+        helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["T", "N", 5]),
+    ]
+    m = make_model(nodes, inits, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["T", "N", 4])], outs)
+    assert class_axis_outputs(m) == {"logits"}  # y_h's last axis holds hidden units, not classes
