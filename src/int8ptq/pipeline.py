@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -200,10 +201,7 @@ def _warn_if_nothing_planned(g: Graph, plan: QuantPlan) -> None:
     """A model left as it was must not pass for a quantized one unnoticed."""
     if plan.nodes:
         return
-    ops: dict[str, int] = {}
-    for n in g.nodes:
-        ops[n.op_type] = ops.get(n.op_type, 0) + 1
-    listed = ", ".join(f"{k} x{v}" for k, v in sorted(ops.items()))
+    listed = ", ".join(f"{k} x{v}" for k, v in sorted(Counter(n.op_type for n in g.nodes).items()))
     reasons = sorted(set(plan.skipped.values())) or ["no op with an INT8 kernel"]
     bodies = sorted({n.op_type for n in g.nodes if any(subgraphs(n))})
     why = f"; ops inside {'/'.join(bodies)} bodies are not quantized" if bodies else ""

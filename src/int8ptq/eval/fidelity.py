@@ -33,9 +33,8 @@ RECURRENT = ("LSTM", "GRU", "RNN")  # their outputs are hidden states, not class
 _RESHAPING = ("Reshape", "Squeeze", "Unsqueeze", "Transpose", "Identity", "Flatten")
 
 
-def _from_recurrent(model: onnx.ModelProto, name: str) -> bool:
+def _from_recurrent(producer: dict[str, onnx.NodeProto], name: str) -> bool:
     """`name` is a recurrent op's output, possibly reshaped."""
-    producer = {o: n for n in model.graph.node for o in n.output}
     node = producer.get(name)
     while node is not None and node.op_type in _RESHAPING and node.input:
         node = producer.get(node.input[0])
@@ -46,11 +45,12 @@ def class_axis_outputs(model: onnx.ModelProto) -> set[str]:
     """Outputs whose last axis is static and longer than 1 (logits, per-step characters,
     class scores): there, argmax along it means something. A recurrent state's hidden axis
     is not one."""
+    producer = {o: n for n in model.graph.node for o in n.output}
     out = set()
     for o in model.graph.output:
         dims = o.type.tensor_type.shape.dim
         classes = len(dims) >= 2 and dims[-1].HasField("dim_value") and dims[-1].dim_value > 1
-        if classes and not _from_recurrent(model, o.name):
+        if classes and not _from_recurrent(producer, o.name):
             out.add(o.name)
     return out
 

@@ -29,6 +29,7 @@ def static_dims(shape: onnx.TensorShapeProto) -> list[int | None]:
     exporters, Paddle2ONNX among them, write -1 for a dynamic batch)."""
     return [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in shape.dim]
 
+
 class Graph:
     _nodes: list[onnx.NodeProto]
     _ids: set[int]  # id() of every node in the graph

@@ -14,6 +14,7 @@ channel feeds exactly one output. That is what every user needs:
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import onnx
@@ -105,8 +106,4 @@ QUANTIZED_OPS = frozenset(
 
 def quantized_ops(graph: onnx.GraphProto) -> dict[str, int]:
     """op type -> count of the ops of `graph` (not its subgraphs) that only quantized models hold."""
-    found: dict[str, int] = {}
-    for n in graph.node:
-        if n.op_type in QUANTIZED_OPS:
-            found[n.op_type] = found.get(n.op_type, 0) + 1
-    return found
+    return dict(Counter(n.op_type for n in graph.node if n.op_type in QUANTIZED_OPS))
