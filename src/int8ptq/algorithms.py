@@ -22,7 +22,7 @@ from int8ptq.calib.ranges import Curve, RangeMethod, RangeOptions, compute_range
 from int8ptq.calib.samples import RowSampleObserver
 from int8ptq.ir import Graph
 from int8ptq.ir.ops import group, trans_a, trans_b
-from int8ptq.passes.equalize import equalize, find_pairs
+from int8ptq.passes.equalize import clip_bounds, equalize, find_pairs
 from int8ptq.quant.isa import Isa
 from int8ptq.quant.plan import QuantPlan
 from int8ptq.quant.qdq import WeightGuard
@@ -94,6 +94,33 @@ def ranges_from(
         t: compute_range(observers[t], method, opts, Curve(plan.curves.get(t, "Identity")))
         for t in plan.activations
     }
+
+
+BOUND_REACHED = 0.5  # calibration must reach this share of a Clip's bound to be given the bound
+
+
+def bounded_ranges(
+    g: Graph, ranges: Mapping[str, tuple[float, float]], observers: Mapping[str, MinMaxObserver]
+) -> dict[str, tuple[float, float]]:
+    """Ranges that reach a Clip's bound (ReLU6's 6) where calibration came close to it.
+
+    A bounded activation's rare large values, which a hundred images barely show, are the
+    ones a range fitted to the histogram clips; the bound is known without data. Where the
+    observed extreme reaches BOUND_REACHED of the bound, the range ends at the bound: at most
+    twice the step, and nothing the activation can output is clipped."""
+    out = dict(ranges)
+    for t, (lo, hi) in ranges.items():
+        node, obs = g.producer(t), observers.get(t)
+        bounds = clip_bounds(g, node) if node is not None and node.op_type == "Clip" else None
+        if bounds is None or obs is None:
+            continue
+        lo_b, hi_b = bounds
+        if np.isfinite(hi_b) and hi_b > 0 and obs.hi >= BOUND_REACHED * hi_b:
+            hi = max(hi, hi_b)
+        if np.isfinite(lo_b) and lo_b < 0 and obs.lo <= BOUND_REACHED * lo_b:
+            lo = min(lo, lo_b)
+        out[t] = (lo, hi)
+    return out
 
 
 @dataclass

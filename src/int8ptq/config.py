@@ -25,6 +25,9 @@ class QuantConfig:
     per_channel: bool = True  # int8 weight scales per output channel
     rounding: Rounding = Rounding.COMPENSATE  # how weights are rounded to int8
     bias_correction: bool = True  # cancel the mean output shift that weight rounding leaves
+    # a Clip's output (ReLU6) is ranged up to the Clip's bound where calibration reaches half of
+    # it, so rare large values are not clipped (BENCHMARKS.md, "Bounded activations")
+    activation_bounds: bool = True
     # cross-layer equalization of Conv -> act -> Conv pairs; off: it did not help on the real
     # weights measured (BENCHMARKS.md, "Cross-layer equalization")
     equalize: bool = False

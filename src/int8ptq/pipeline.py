@@ -19,6 +19,7 @@ from int8ptq.algorithms import (
     RangeEstimation,
     Requests,
     SaturationGuard,
+    bounded_ranges,
     ranges_from,
     requests_of,
 )
@@ -248,6 +249,8 @@ def build(
         ranges = OutputAwareRanges(stats.samples).ranges(prep.graph, plan, stats.ranges, opts)
     else:
         ranges = ranges_from(stats.ranges, plan, cfg.method, opts)
+    if cfg.activation_bounds and cfg.method is not RangeMethod.MINMAX:
+        ranges = bounded_ranges(prep.graph, ranges, stats.ranges)
     isa = resolve(cfg.target_isa, cpu_info().isa)
     use = cfg.rounding is Rounding.COMPENSATE
     rounder = CompensatingRounding(stats.weights, stats.no_weights).rounder() if use else None

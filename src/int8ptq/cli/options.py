@@ -173,6 +173,12 @@ def add_quant_options(p: argparse.ArgumentParser) -> None:
         help="do not correct the mean output shift that weight rounding leaves",
     )
     g.add_argument(
+        "--no-activation-bounds",
+        action="store_true",
+        help="range a Clip's output (ReLU6) by calibration alone, not up to the Clip's bound where "
+        "calibration reaches half of it",
+    )
+    g.add_argument(
         "--target-isa",
         choices=values(Isa),
         default=default(QuantConfig, "target_isa"),
@@ -218,6 +224,7 @@ def quant_config(a: argparse.Namespace) -> Any:
             method=a.method,
             rounding=a.rounding,
             bias_correction=not a.no_bias_correction,
+            activation_bounds=not a.no_activation_bounds,
             equalize=a.equalize,
             per_channel=not a.per_tensor,
             target_isa=a.target_isa,
