@@ -61,6 +61,8 @@ class QuantResult:
     bias_fallbacks: dict[str, list[str]] = field(default_factory=dict)
     # layers left in FP32 because onnxruntime runs them faster so (quant/placement.py): why -> nodes
     speed_fallbacks: dict[str, list[str]] = field(default_factory=dict)
+    # layers left in FP32 because one tensor's rounding costs much of the error (hotspots.py)
+    error_fallbacks: dict[str, list[str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -88,6 +90,9 @@ def quantize(
     speed_fallbacks: dict[str, list[str]] = {}
     for node, why in plan.slow.items():
         WeightReport.add(speed_fallbacks, why, node)
+    error_fallbacks: dict[str, list[str]] = {}
+    for node, why in cal.hotspots.items():
+        WeightReport.add(error_fallbacks, why, node)
     recorded = recorded_preprocessing(prep, stats)
     float_nodes: dict[str, int] = {}
     for n in out.graph.node:
@@ -121,6 +126,7 @@ def quantize(
         rounding_fallbacks=report.rounding_fallbacks,
         bias_fallbacks=report.bias_fallbacks,
         speed_fallbacks=speed_fallbacks,
+        error_fallbacks=error_fallbacks,
     )
 
 

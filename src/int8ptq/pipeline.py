@@ -42,6 +42,7 @@ from int8ptq.data.model_input import (
 from int8ptq.data.presets import PREPROCESSING_KEY, Preprocessing, Preset, record
 from int8ptq.data.source import DataLike, is_image_data, iter_batches
 from int8ptq.errors import UserError
+from int8ptq.hotspots import SampleStash, find_hotspots
 from int8ptq.ir import Graph
 from int8ptq.ir.ops import quantized_ops
 from int8ptq.ir.scope import subgraphs
@@ -100,6 +101,7 @@ class Statistics:
     no_weights: dict[str, str] = field(default_factory=dict)  # node -> why it has no moments
     samples: dict[str, RowSampleObserver] = field(default_factory=dict)  # for output-aware ranges
     from_images: bool = True  # images decoded by the preset (not arrays fed as given)
+    stash: SampleStash | None = None  # the first batches' inputs and FP32 outputs (hotspots)
 
     @property
     def nonfinite(self) -> dict[str, int]:
@@ -166,7 +168,8 @@ def calibrate(
     rounding = CompensatingRounding() if cov else None
     want_samples = cfg.method is RangeMethod.OUTPUT if samples is None else samples
     output = OutputAwareRanges() if want_samples else None
-    algorithms += [a for a in (rounding, output) if a is not None]
+    stash = SampleStash(-(-STASH_SAMPLES // cfg.batch_size)) if cfg.float_hotspots else None
+    algorithms += [a for a in (rounding, output, stash) if a is not None]
     skipped: list[str] = []
     images = _collect(prep, data, cfg, requests_of(algorithms, prep.graph, plan), skipped)
     if images == 0:
@@ -174,7 +177,7 @@ def calibrate(
     weights, missing = (rounding.observers, rounding.missing) if rounding else ({}, {})
     rows = output.observers if output else {}
     stats = Statistics(
-        ranges.observers, weights, images, skipped, missing, rows, is_image_data(data, prep.inputs)
+        ranges.observers, weights, images, skipped, missing, rows, is_image_data(data, prep.inputs), stash
     )
     for t, n in stats.nonfinite.items():
         warnings.warn(
@@ -211,6 +214,9 @@ def _warn_if_nothing_planned(g: Graph, plan: QuantPlan) -> None:
     )
 
 
+STASH_SAMPLES = 16  # calibration samples the hotspot measure runs on
+
+
 @dataclass
 class Calibrated:
     """A model prepared, planned and calibrated: what every command builds from."""
@@ -218,6 +224,7 @@ class Calibrated:
     prep: Prepared
     plan: QuantPlan
     stats: Statistics
+    hotspots: dict[str, str] = field(default_factory=dict)  # nodes kept float for accuracy -> why
 
 
 def calibrate_model(
@@ -235,7 +242,20 @@ def calibrate_model(
     else:
         stats = calibrate(prep, data, cfg, plan)
     _warn_if_nothing_planned(prep.graph, plan)  # after calibration: bad data errors come first
-    return Calibrated(prep, plan, stats)
+    hot = _hotspots(prep, stats, cfg, plan)
+    if hot:
+        plan = prep.plan(tuple(cfg.exclude) + tuple(hot), cfg.runtime)
+    return Calibrated(prep, plan, stats, hot)
+
+
+@timed("hotspots")
+def _hotspots(prep: Prepared, stats: Statistics, cfg: QuantConfig, plan: QuantPlan) -> dict[str, str]:
+    """Nodes to keep in float because one tensor's rounding costs much of the output error
+    (hotspots.py), measured on the model these settings build."""
+    if stats.stash is None or not plan.nodes:
+        return {}
+    model, _ = build(prep, stats, cfg, plan)
+    return find_hotspots(prep.graph, plan, model, stats.stash)
 
 
 @timed("build")

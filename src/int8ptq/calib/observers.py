@@ -9,7 +9,7 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
-from int8ptq.calib.reducers import ChannelMaxReducer, RangeReducer, RangeStats, Reducer, Shape
+from int8ptq.calib.reducers import ChannelMaxReducer, RangeReducer, RangeStats, Reducer, Shape, WholeReducer
 
 S = TypeVar("S")  # the statistic an observer folds in
 
@@ -132,3 +132,21 @@ class ChannelMaxObserver:
 
     def update(self, x: np.ndarray) -> None:
         self.add(ChannelMaxReducer(x.shape[1:]).from_array(x))
+
+
+class FirstBatchesObserver:
+    """The first `batches` batches of a tensor, whole."""
+
+    def __init__(self, batches: int) -> None:
+        self.batches, self.nonfinite = batches, 0
+        self.kept: list[np.ndarray] = []
+
+    def reducer(self, per_image: Shape | None) -> WholeReducer:
+        return WholeReducer()
+
+    def add(self, x: np.ndarray) -> None:
+        if len(self.kept) < self.batches:
+            self.kept.append(np.array(x))
+
+    def update(self, x: np.ndarray) -> None:
+        self.add(x)

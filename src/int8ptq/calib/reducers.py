@@ -37,6 +37,19 @@ class Reducer(Protocol[S]):
         ...
 
 
+class WholeReducer:
+    """The tensor itself: no nodes, the batch as it is."""
+
+    def add_nodes(self, g: Graph, tensor: str) -> list[str]:
+        return [tensor]
+
+    def from_outputs(self, outs: Sequence[np.ndarray]) -> np.ndarray | None:
+        return outs[0]
+
+    def from_array(self, x: np.ndarray) -> np.ndarray:
+        return x
+
+
 def per_image_shape(g: Graph, tensor: str) -> Shape | None:
     """Static dims after the batch axis, or None when unknown or not an image-like tensor."""
     shape = g.shape(tensor)

@@ -179,6 +179,12 @@ def add_quant_options(p: argparse.ArgumentParser) -> None:
         "calibration reaches half of it",
     )
     g.add_argument(
+        "--no-float-hotspots",
+        action="store_true",
+        help="quantize every layer it can, even where one activation's rounding alone causes a fifth "
+        "of the output error and its layers, kept in float, cost under 5%% of the compute",
+    )
+    g.add_argument(
         "--target-isa",
         choices=values(Isa),
         default=default(QuantConfig, "target_isa"),
@@ -225,6 +231,7 @@ def quant_config(a: argparse.Namespace) -> Any:
             rounding=a.rounding,
             bias_correction=not a.no_bias_correction,
             activation_bounds=not a.no_activation_bounds,
+            float_hotspots=not a.no_float_hotspots,
             equalize=a.equalize,
             per_channel=not a.per_tensor,
             target_isa=a.target_isa,

@@ -59,6 +59,7 @@ def _fallback_rows(r: Any) -> list[list[str]]:
     rows = []
     fallbacks = (
         ("FP32 for speed", r.speed_fallbacks),
+        ("FP32 for accuracy", r.error_fallbacks),
         ("nearest rounding", r.rounding_fallbacks),
         ("no bias correction", r.bias_fallbacks),
     )

@@ -235,7 +235,7 @@ def tune(
 
     def trial(name: str, c: QuantConfig, fallback: list[str]) -> Trial:
         t0 = time.perf_counter()
-        m, _ = build(prep, stats, c, prep.plan(list(c.exclude) + fallback, c.runtime))
+        m, _ = build(prep, stats, c, prep.plan(list(c.exclude) + list(cal.hotspots) + fallback, c.runtime))
         # the first trial always finishes, so a budget never leaves the user without a model
         drop, ips = ev.drop(m, tc.metric, tc.max_drop, c.threads, deadline if res.trials else None)
         tr = Trial(
@@ -310,9 +310,10 @@ def _search(
     if res.met:
         return
     prep = cal.prep
-    model_q, _ = build(prep, cal.stats, best_cfg, prep.plan(best_cfg.exclude, best_cfg.runtime))
+    best_plan = prep.plan(list(best_cfg.exclude) + list(cal.hotspots), best_cfg.runtime)
+    model_q, _ = build(prep, cal.stats, best_cfg, best_plan)
     cmp = compare(prep.graph.to_model(), model_q, ev.x, limit=64, threads=cfg.threads, isolated=True)
-    res.sensitivity = rank(prep.graph, prep.plan(best_cfg.exclude, best_cfg.runtime), cmp)
+    res.sensitivity = rank(prep.graph, best_plan, cmp)
     fallback: list[str] = []
     for s in res.sensitivity[: tc.max_fallback]:
         new = [n for n in s.fallback if n not in fallback]

@@ -1,0 +1,173 @@
+"""Error hotspots: an activation whose rounding alone causes a large share of the model's
+output error, where keeping it in float costs few multiply-adds, stays in float with the
+layers that produce and read it.
+
+On the EfficientNet-Lites, the stem's output (a ReLU6 at full resolution, read by a
+depthwise Conv) caused a third of the logits' error: its rounding noise is carried through
+every block. Its two layers are under 4% of the multiply-adds.
+
+The measure is the model's own: the built INT8 model runs on a few calibration samples,
+once as built and once per candidate with that tensor's rounding taken out (its
+QuantizeLinear -> DequantizeLinear replaced by a Clip to the same range), and the output
+error against FP32 is compared. Candidates are the tensors whose float layers include a
+weighted one (Conv, Gemm, MatMul) and stay within the compute budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import onnx
+
+from int8ptq.calib.observers import FirstBatchesObserver, Observer
+from int8ptq.ir.graph import Graph
+from int8ptq.ir.outputs import with_outputs
+from int8ptq.quant.plan import QuantPlan
+from int8ptq.runtime import Backend, make_runner
+
+SHARE = 0.2  # of the output error: a tensor causing this much alone stays in float
+BUDGET = 0.05  # of the quantized layers' multiply-adds, for every hotspot together
+MEASURES = 24  # model runs at most, to find them among the candidates
+WEIGHTED = ("Conv", "ConvTranspose", "Gemm", "MatMul")
+
+Feeds = dict[str, np.ndarray]
+
+
+@dataclass
+class SampleStash:
+    """Keeps the first batches of every graph input and float output (the FP32 reference):
+    an algorithm of the calibration pass (see algorithms.py)."""
+
+    batches: int = 1
+    observers: dict[str, FirstBatchesObserver] = field(default_factory=dict)
+
+    def needs(self, g: Graph, plan: QuantPlan | None) -> dict[str, tuple[str, Observer[Any]]]:
+        names = [i.name for i in g.inputs]
+        names += [o.name for o in g.outputs if o.type.tensor_type.elem_type == onnx.TensorProto.FLOAT]
+        self.observers = {t: FirstBatchesObserver(self.batches) for t in names}
+        return {f"stash:{t}": (t, o) for t, o in self.observers.items()}
+
+    def feeds(self, g: Graph) -> list[Feeds]:
+        names = [i.name for i in g.inputs]
+        n = min((len(self.observers[t].kept) for t in names if t in self.observers), default=0)
+        return [{t: self.observers[t].kept[b] for t in names} for b in range(n)]
+
+    def reference(self, g: Graph) -> list[Feeds]:
+        names = [o.name for o in g.outputs if o.name in self.observers]
+        n = min((len(self.observers[t].kept) for t in names), default=0)
+        return [{t: self.observers[t].kept[b] for t in names} for b in range(n)]
+
+
+def layer_costs(g: Graph, plan: QuantPlan, feeds: Feeds) -> dict[str, float]:
+    """Multiply-adds of each quantized weighted layer, from its output's shape on `feeds`."""
+    layers = [n for n in g.nodes if n.name in set(plan.nodes) and n.op_type in WEIGHTED]
+    weighted = [n for n in layers if len(n.input) > 1 and g.const(n.input[1]) is not None]
+    if not weighted:
+        return {}
+    runner = make_runner(with_outputs(g, [n.output[0] for n in weighted]), Backend.ORT)
+    outs = dict(zip(runner.output_names, runner.run_all(feeds), strict=True))
+    costs = {}
+    for n in weighted:
+        w, y = g.const(n.input[1]), outs[n.output[0]]
+        assert w is not None
+        channels = y.shape[1] if n.op_type.startswith("Conv") else y.shape[-1]
+        costs[n.name] = float(y.size) * w.size / max(channels, 1)  # outputs x products per output
+    return costs
+
+
+def output_error(model: onnx.ModelProto, feeds: list[Feeds], reference: list[Feeds]) -> float:
+    """The mean over float outputs of |INT8 - FP32|^2 / |FP32 - its mean|^2."""
+    runner = make_runner(model, Backend.ORT)
+    got: dict[str, float] = {}
+    power: dict[str, float] = {}
+    for x, ref in zip(feeds, reference, strict=True):
+        outs = dict(zip(runner.output_names, runner.run_all(x), strict=True))
+        for name, r in ref.items():
+            got[name] = got.get(name, 0.0) + float(((outs[name] - r) ** 2).sum())
+            power[name] = power.get(name, 0.0) + float(((r - r.mean()) ** 2).sum())
+    errs = [got[k] / power[k] for k in got if power[k] > 0]
+    return float(np.mean(errs)) if errs else 0.0
+
+
+def without_rounding(model: onnx.ModelProto, tensor: str) -> onnx.ModelProto:
+    """`model` with `tensor`'s QuantizeLinear -> DequantizeLinear replaced by a Clip to the
+    same range: the clipping stays, the rounding goes."""
+    g = Graph(model)
+    for q in [n for n in g.consumers(tensor) if n.op_type == "QuantizeLinear"]:
+        scale, zero = g.const(q.input[1]), g.const(q.input[2]) if len(q.input) > 2 else None
+        if scale is None or scale.size != 1:
+            continue
+        z = np.zeros((), np.uint8) if zero is None else zero
+        info = np.iinfo(z.dtype)
+        lo = (float(info.min) - float(z)) * float(scale)
+        hi = (float(info.max) - float(z)) * float(scale)
+        bounds = [g.add_initializer(g.fresh("clip_lo"), np.array(lo, np.float32))]
+        bounds.append(g.add_initializer(g.fresh("clip_hi"), np.array(hi, np.float32)))
+        for dq in [n for n in g.consumers(q.output[0]) if n.op_type == "DequantizeLinear"]:
+            g.replace_node(dq, onnx.helper.make_node("Clip", [tensor, *bounds], [dq.output[0]], name=dq.name))
+    g.cleanup()
+    return g.to_model()
+
+
+def float_layers(g: Graph, plan: QuantPlan, tensor: str) -> list[str]:
+    """The quantized nodes that must run in float for `tensor` to stay float: its readers and
+    its producer (through a Relu/Clip folded into the producer's range)."""
+    planned, fused = set(plan.nodes), set(plan.fused)
+    producer = g.producer(tensor)
+    while producer is not None and producer.name in fused:
+        producer = g.producer(producer.input[0])
+    nodes = [producer] + g.consumers(tensor)
+    return [n.name for n in nodes if n is not None and n.name in planned]
+
+
+def find_hotspots(g: Graph, plan: QuantPlan, model: onnx.ModelProto, stash: SampleStash) -> dict[str, str]:
+    """Nodes to keep in float -> why (the tensor, its share of the error, its cost)."""
+    feeds, reference = stash.feeds(g), stash.reference(g)
+    if not feeds or len(reference) != len(feeds) or not reference[0]:
+        return {}
+    costs = layer_costs(g, plan, feeds[0])
+    total = sum(costs.values())
+    base = output_error(model, feeds, reference)
+    if total <= 0 or base <= 0:
+        return {}
+    layers = {t: float_layers(g, plan, t) for t in plan.activations}
+    cost = {t: sum(costs.get(n, 0.0) for n in ls) for t, ls in layers.items()}
+    candidates = [t for t, ls in layers.items() if any(n in costs for n in ls) and cost[t] <= BUDGET * total]
+
+    def share(tensors: list[str]) -> float:
+        m = model
+        for t in tensors:
+            m = without_rounding(m, t)
+        return 1.0 - output_error(m, feeds, reference) / base
+
+    found: dict[str, str] = {}
+    spent = 0.0
+    for s, t in sorted(_bisect(candidates, share, MEASURES), reverse=True):
+        if spent + cost[t] <= BUDGET * total:
+            spent += cost[t]
+            why = f"{t}: {100 * s:.0f}% of the output error, {100 * cost[t] / total:.1f}% of the compute"
+            found.update({n: why for n in layers[t]})
+    return found
+
+
+def _bisect(
+    tensors: list[str], share: Callable[[list[str]], float], measures: int
+) -> list[tuple[float, str]]:
+    """The tensors whose rounding alone causes at least SHARE of the error, found by halving:
+    shares of disjoint sets add up, so only sets above SHARE are split (at most `measures`
+    measurements)."""
+    found, todo = [], [tensors] if tensors else []
+    while todo and measures > 0:
+        group = todo.pop(0)
+        s = share(group)
+        measures -= 1
+        if s < SHARE:
+            continue
+        if len(group) == 1:
+            found.append((s, group[0]))
+        else:
+            todo += [group[: len(group) // 2], group[len(group) // 2 :]]
+    return found

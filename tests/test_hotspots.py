@@ -1,0 +1,68 @@
+"""Error hotspots: a cheap tensor whose rounding alone ruins the output stays in float, with
+the layers that produce and read it; the rest of the model stays INT8."""
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+from int8ptq.api import quantize
+from int8ptq.config import QuantConfig
+from int8ptq.hotspots import _bisect
+from int8ptq.runtime import Backend, make_runner
+from tests.conftest import init, make_model
+
+
+def _model() -> onnx.ModelProto:
+    """x -> a (1x1, 1->2) -> t -> b (1x1, 2->16) -> Relu -> c (3x3) -> d (3x3) -> y. Channel 1
+    of t is a thousandth of channel 0, so t's step rounds it away, and b amplifies it."""
+    rng = np.random.default_rng(0)
+    f = np.float32
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 24, 24])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 32, 24, 24])
+    wb = np.zeros((16, 2, 1, 1), f)
+    wb[:, 0], wb[:, 1] = 1e-4, rng.standard_normal((16, 1, 1)) * 1000
+    inits = [
+        init("wa", np.array([1.0, 1e-3], f).reshape(2, 1, 1, 1)),
+        init("wb", wb),
+        init("wc", rng.standard_normal((32, 16, 3, 3)).astype(f) * 0.1),
+        init("wd", rng.standard_normal((32, 32, 3, 3)).astype(f) * 0.1),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "wa"], ["t"], name="a"),
+        helper.make_node("Conv", ["t", "wb"], ["u"], name="b"),
+        helper.make_node("Relu", ["u"], ["r"], name="relu"),
+        helper.make_node("Conv", ["r", "wc"], ["v"], name="c", pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["v", "wd"], ["y"], name="d", pads=[1, 1, 1, 1]),
+    ]
+    return make_model(nodes, inits, [x], [y])
+
+
+def _error(path: str, x: np.ndarray, ref: np.ndarray) -> float:
+    out = make_runner(path, Backend.ORT).run({"x": x})
+    return float(((out - ref) ** 2).sum() / ((ref - ref.mean()) ** 2).sum())
+
+
+def test_the_tensor_that_ruins_the_output_stays_float_with_its_layers(tmp_path) -> None:  # noqa: ANN001
+    model = _model()
+    x = np.random.default_rng(1).standard_normal((32, 1, 24, 24)).astype(np.float32)
+    ref = make_runner(model, Backend.ORT).run({"x": x})
+    hot = quantize(model, tmp_path / "hot.onnx", x)
+    plain = quantize(model, tmp_path / "plain.onnx", x, config=QuantConfig(float_hotspots=False))
+    [(why, layers)] = hot.error_fallbacks.items()
+    assert sorted(layers) == ["a", "b"] and why.startswith("t: ")
+    assert plain.error_fallbacks == {} and hot.quantized_nodes == plain.quantized_nodes - 2
+    assert _error(str(tmp_path / "hot.onnx"), x, ref) < 0.1 * _error(str(tmp_path / "plain.onnx"), x, ref)
+
+
+def test_bisection_finds_every_large_share_in_few_measurements() -> None:
+    shares = {f"t{i}": 0.01 for i in range(40)} | {"t7": 0.3, "t31": 0.25}
+    calls = []
+
+    def share(group: list[str]) -> float:
+        calls.append(group)
+        return sum(shares[t] for t in group)
+
+    found = _bisect(list(shares), share, 24)
+    assert sorted(t for _, t in found) == ["t31", "t7"]
+    assert len(calls) <= 24
+    assert _bisect(list(shares), share, 1) == []  # out of measurements: nothing claimed
