@@ -21,7 +21,7 @@ LAYERS: list[set[str]] = [
     {"runtime"},
     {"passes"},
     {"calib", "quant"},
-    {"config", "algorithms", "pipeline", "eval", "shard"},  # the stages, and evaluation beside them
+    {"config", "algorithms", "hotspots", "pipeline", "eval", "shard"},  # the stages, and evaluation beside them
     {"api", "tune", "reproduce", "demo", "config_yaml", "int8ptq"},
     {"cli", "__main__"},
 ]
