@@ -21,7 +21,8 @@ LAYERS: list[set[str]] = [
     {"runtime"},
     {"passes"},
     {"calib", "quant"},
-    {"config", "algorithms", "hotspots", "pipeline", "eval", "shard"},  # the stages, and evaluation beside them
+    # the stages, and evaluation beside them
+    {"config", "algorithms", "hotspots", "pipeline", "eval", "shard"},
     {"api", "tune", "reproduce", "demo", "config_yaml", "int8ptq"},
     {"cli", "__main__"},
 ]
