@@ -142,6 +142,32 @@ def load_results(d: Path) -> dict[str, dict[str, dict[str, float]]]:
     return res
 
 
+BUILD_COLUMNS = ("ort", "ov-avx2", "exact")  # the columns of a comparison of builds of one model
+BUILD_HEADERS = [
+    "agreement: onnxruntime (this CPU)",
+    "agreement: AVX2 kernels (OpenVINO capped)",
+    "agreement: integer-exact",
+    "cosine: exact",
+    "top-1 drop: exact (pts)",
+]
+
+
+def score_builds(d: Path, slugs: list[str]) -> dict[str, dict[str, dict[str, float]]]:
+    """Score the builds `slugs` of d/models in BUILD_COLUMNS (each in a process of its own)."""
+    eval_arrays(d)
+    for c in BUILD_COLUMNS:
+        spawn(d, c, slugs)
+    return load_results(d)
+
+
+def agreement_cells(r: dict[str, dict[str, float]], columns: tuple[str, ...]) -> list[str]:
+    """One model's cells: agreement in each of `columns`, then the exact cosine and top-1 drop."""
+    ex = r.get("exact", {})
+    cells = [f"{100 * r[c]['agreement']:.2f}%" if c in r else "-" for c in columns]
+    cells += [f"{ex['cosine']:.4f}" if ex else "-"]
+    return cells + [f"{100 * (ex['ref_top1'] - ex['top1']):+.2f}" if ex else "-"]
+
+
 def spawn(d: Path, column: str, only: list[str] | None = None) -> None:
     """Evaluate one column in a process of its own (the AVX2 cap must precede OpenVINO)."""
     import subprocess

@@ -33,7 +33,6 @@ from int8ptq.config import QuantConfig  # noqa: E402
 from int8ptq.ir import load_model  # noqa: E402
 from int8ptq.pipeline import Calibrated, build, calibrate_model  # noqa: E402
 
-COLUMNS = ("ort", "ov-avx2", "exact")
 BUILDS = {"hot": "hotspots float (default)", "all": "--no-float-hotspots"}
 REAL = ("yolo", "det", "rec", "cls")
 
@@ -65,20 +64,13 @@ def _speed(fp32: Path, paths: dict[str, Path], x: np.ndarray, rounds: int) -> di
 def lite_rows(name: str, rounds: int) -> list[list[str]]:
     d = prepare.prepare(name, common.WORK / "hotspots")
     cal, paths = _builds(d / "prepared.onnx", np.load(d / "calib.npy"), d / "models")
-    columns.eval_arrays(d)
-    for c in COLUMNS:
-        columns.spawn(d, c, list(BUILDS))
-    res = columns.load_results(d)
+    res = columns.score_builds(d, list(BUILDS))
     x = np.load(d / "calib.npy")[:1]  # one calibration image: the timing input
     ratio = _speed(d / "prepared.onnx", paths, x, rounds)
     rows = []
     for slug, label in BUILDS.items():
-        r, ex = res.get(slug, {}), res.get(slug, {}).get("exact", {})
         cells = [name, label, _found(cal) if slug == "hot" else "-"]
-        cells += [f"{100 * r[c]['agreement']:.2f}%" if c in r else "-" for c in COLUMNS]
-        cells += [f"{ex['cosine']:.4f}" if ex else "-"]
-        cells += [f"{100 * (ex['ref_top1'] - ex['top1']):+.2f}" if ex else "-"]
-        cells += [f"{ratio[slug]:.2f}x"]
+        cells += [*columns.agreement_cells(res.get(slug, {}), columns.BUILD_COLUMNS), f"{ratio[slug]:.2f}x"]
         rows.append(cells)
         print(cells, flush=True)
     return rows
@@ -106,9 +98,7 @@ def main() -> None:
     names = a.models.split(",")
     lites = [r for n in names if n not in REAL for r in lite_rows(n, a.rounds)]
     real = [r for n in names if n in REAL for r in real_rows(n, a.rounds, common.WORK / "hotspots")]
-    cols = ["model", "build", "hotspots found", "agreement: onnxruntime (this CPU)"]
-    cols += ["agreement: AVX2 kernels (OpenVINO capped)", "agreement: integer-exact", "cosine: exact"]
-    cols += ["top-1 drop: exact (pts)", "FP32/INT8 (onnxruntime)"]
+    cols = ["model", "build", "hotspots found", *columns.BUILD_HEADERS, "FP32/INT8 (onnxruntime)"]
     body = (
         "One calibration pass per model, two builds from it. Lites: 100 calib.txt images, 1200"
         " eval.txt images, agreement with the FP32 top-1, columns as in the accuracy sections."

@@ -34,7 +34,6 @@ from int8ptq.ir import load_model  # noqa: E402
 from int8ptq.pipeline import build, calibrate, prepare_model  # noqa: E402
 from int8ptq.quant.saturation import PairConstraint, PairGuard  # noqa: E402
 
-COLUMNS = ("ort", "ov-avx2", "exact")
 MODELS = {  # slug -> label
     "guard-sign": "portable, sign-aware guard (default)",
     "guard-magnitude": "portable, magnitude guard (before)",
@@ -93,17 +92,12 @@ def build_models(d: Path) -> None:
         (d / "models" / f"{slug}.json").write_text(json.dumps(info, indent=1))
 
 
-def rows(d: Path) -> list[list[str]]:
-    res = columns.load_results(d)
+def rows(d: Path, res: dict[str, dict[str, dict[str, float]]]) -> list[list[str]]:
     out = []
     for slug, label in MODELS.items():
         r = res.get(slug, {})
         cells = [d.name, label, f"{100 * narrowed(d / 'models' / f'{slug}.onnx'):.1f}%"]
-        cells += [f"{100 * r[c]['agreement']:.2f}%" if c in r else "-" for c in COLUMNS]
-        ex = r.get("exact", {})
-        cells += [f"{ex['cosine']:.4f}" if ex else "-"]
-        cells += [f"{100 * (ex['ref_top1'] - ex['top1']):+.2f}" if ex else "-"]
-        out.append(cells)
+        out.append(cells + columns.agreement_cells(r, columns.BUILD_COLUMNS))
     return out
 
 
@@ -115,13 +109,8 @@ def main() -> None:
     for n in names:
         d = prepare.prepare(n, common.WORK / "pair_guard")
         build_models(d)
-        columns.eval_arrays(d)
-        for c in COLUMNS:
-            columns.spawn(d, c, list(MODELS))
-        table += rows(d)
-    cols = ["model", "weights", "Conv channels below +-127", "agreement: onnxruntime (this CPU)"]
-    cols += ["agreement: AVX2 kernels (OpenVINO capped)", "agreement: integer-exact", "cosine: exact"]
-    cols += ["top-1 drop: exact (pts)"]
+        table += rows(d, columns.score_builds(d, list(MODELS)))
+    cols = ["model", "weights", "Conv channels below +-127", *columns.BUILD_HEADERS]
     body = (
         "One calibration pass per model (100 calib.txt images), three builds from it;"
         " 1200 eval.txt images, agreement with the FP32 top-1. Columns as in the accuracy sections."
