@@ -63,7 +63,8 @@ class SampleStash:
 
 def layer_costs(g: Graph, plan: QuantPlan, feeds: Feeds) -> dict[str, float]:
     """Multiply-adds of each quantized weighted layer, from its output's shape on `feeds`."""
-    layers = [n for n in g.nodes if n.name in set(plan.nodes) and n.op_type in WEIGHTED]
+    planned = set(plan.nodes)
+    layers = [n for n in g.nodes if n.name in planned and n.op_type in WEIGHTED]
     weighted = [n for n in layers if len(n.input) > 1 and g.const(n.input[1]) is not None]
     if not weighted:
         return {}
