@@ -66,3 +66,17 @@ def test_bisection_finds_every_large_share_in_few_measurements() -> None:
     assert sorted(t for _, t in found) == ["t31", "t7"]
     assert len(calls) <= 24
     assert _bisect(list(shares), share, 1) == []  # out of measurements: nothing claimed
+
+
+def test_without_hotspots_the_measured_model_is_the_one_written(tmp_path) -> None:  # noqa: ANN001
+    """The model built to measure hotspots is written as it is when none is found: the same
+    bytes as a build without the measurement."""
+    from tests.conftest import tiny_convnet
+
+    model = tiny_convnet(size=16)
+    x = np.random.default_rng(0).standard_normal((32, 3, 16, 16)).astype(np.float32)
+    measured = quantize(model, tmp_path / "measured.onnx", x)
+    plain = quantize(model, tmp_path / "plain.onnx", x, config=QuantConfig(float_hotspots=False))
+    assert measured.error_fallbacks == {}
+    assert measured.settings == plain.settings and measured.rounding_fallbacks == plain.rounding_fallbacks
+    assert (tmp_path / "measured.onnx").read_bytes() == (tmp_path / "plain.onnx").read_bytes()

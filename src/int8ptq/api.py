@@ -82,8 +82,11 @@ def quantize(
     upgraded = next((p.value for p in proto.metadata_props if p.key == UPGRADED_KEY), None)
     cal = calibrate_model(proto, calib, cfg)
     prep, plan, stats = cal.prep, cal.plan, cal.stats
-    report = WeightReport()
-    out, isa = build(prep, stats, cfg, plan, report)
+    if cal.built is not None:  # hotspots were measured on the final model
+        out, isa, report = cal.built.model, cal.built.isa, cal.built.report
+    else:
+        report = WeightReport()
+        out, isa = build(prep, stats, cfg, plan, report)
     with stage("save"):
         save_model(out, output)
     planned = set(plan.nodes)

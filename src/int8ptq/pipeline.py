@@ -225,6 +225,8 @@ class Calibrated:
     plan: QuantPlan
     stats: Statistics
     hotspots: dict[str, str] = field(default_factory=dict)  # nodes kept float for accuracy -> why
+    # the model `build` makes of this plan with these settings, when measuring hotspots made it
+    built: Built | None = None
 
 
 def calibrate_model(
@@ -242,20 +244,33 @@ def calibrate_model(
     else:
         stats = calibrate(prep, data, cfg, plan)
     _warn_if_nothing_planned(prep.graph, plan)  # after calibration: bad data errors come first
-    hot = _hotspots(prep, stats, cfg, plan)
+    hot, built = _hotspots(prep, stats, cfg, plan)
     if hot:
-        plan = prep.plan(tuple(cfg.exclude) + tuple(hot), cfg.runtime)
-    return Calibrated(prep, plan, stats, hot)
+        return Calibrated(prep, prep.plan(tuple(cfg.exclude) + tuple(hot), cfg.runtime), stats, hot)
+    return Calibrated(prep, plan, stats, hot, built)
+
+
+@dataclass(frozen=True)
+class Built:
+    """What `build` returned, with the report it filled."""
+
+    model: onnx.ModelProto
+    isa: Isa
+    report: WeightReport
 
 
 @timed("hotspots")
-def _hotspots(prep: Prepared, stats: Statistics, cfg: QuantConfig, plan: QuantPlan) -> dict[str, str]:
+def _hotspots(
+    prep: Prepared, stats: Statistics, cfg: QuantConfig, plan: QuantPlan
+) -> tuple[dict[str, str], Built | None]:
     """Nodes to keep in float because one tensor's rounding costs much of the output error
-    (hotspots.py), measured on the model these settings build."""
+    (hotspots.py), measured on the model these settings build (returned: it is the model
+    itself when nothing is kept float)."""
     if stats.stash is None or not plan.nodes:
-        return {}
-    model, _ = build(prep, stats, cfg, plan)
-    return find_hotspots(prep.graph, plan, model, stats.stash)
+        return {}, None
+    report = WeightReport()
+    model, isa = build(prep, stats, cfg, plan, report)
+    return find_hotspots(prep.graph, plan, model, stats.stash), Built(model, isa, report)
 
 
 @timed("build")
