@@ -7,9 +7,9 @@ depthwise Conv) caused a third of the logits' error: its rounding noise is carri
 every block. Its two layers are under 4% of the multiply-adds.
 
 The measure is the model's own: the built INT8 model runs on a few calibration samples,
-once as built and once per candidate with that tensor's rounding taken out (its
-QuantizeLinear -> DequantizeLinear replaced by a Clip to the same range), and the output
-error against FP32 is compared. Candidates are the tensors whose float layers include a
+once as built and once per candidate with that tensor in float as the final model would
+compute it (its QuantizeLinear -> DequantizeLinear taken out, a folded Relu/Clip put back),
+and the output error against FP32 is compared. Candidates are the tensors whose float layers include a
 weighted one (Conv, Gemm, MatMul) and stay within the compute budget.
 """
 
@@ -25,6 +25,7 @@ import onnx
 from int8ptq.calib.observers import FirstBatchesObserver, Observer
 from int8ptq.ir.graph import Graph
 from int8ptq.ir.outputs import with_outputs
+from int8ptq.passes.equalize import clip_bounds
 from int8ptq.quant.plan import QuantPlan
 from int8ptq.runtime import Backend, make_runner
 
@@ -93,24 +94,32 @@ def output_error(model: onnx.ModelProto, feeds: list[Feeds], reference: list[Fee
     return float(np.mean(errs)) if errs else 0.0
 
 
-def without_rounding(model: onnx.ModelProto, tensor: str) -> onnx.ModelProto:
-    """`model` with `tensor`'s QuantizeLinear -> DequantizeLinear replaced by a Clip to the
-    same range: the clipping stays, the rounding goes."""
+def as_float(model: onnx.ModelProto, tensor: str, bounds: tuple[float, float] | None) -> onnx.ModelProto:
+    """`model` with `tensor` in float, as the plan that keeps it float computes it: its
+    QuantizeLinear -> DequantizeLinear taken out, and where a Relu/Clip was folded into its
+    range, that activation's own bounds (`bounds`) put back."""
     g = Graph(model)
     for q in [n for n in g.consumers(tensor) if n.op_type == "QuantizeLinear"]:
-        scale, zero = g.const(q.input[1]), g.const(q.input[2]) if len(q.input) > 2 else None
-        if scale is None or scale.size != 1:
-            continue
-        z = np.zeros((), np.uint8) if zero is None else zero
-        info = np.iinfo(z.dtype)
-        lo = (float(info.min) - float(z)) * float(scale)
-        hi = (float(info.max) - float(z)) * float(scale)
-        bounds = [g.add_initializer(g.fresh("clip_lo"), np.array(lo, np.float32))]
-        bounds.append(g.add_initializer(g.fresh("clip_hi"), np.array(hi, np.float32)))
+        clip = []
+        if bounds is not None:
+            clip = [g.add_initializer(g.fresh("float_lo"), np.array(bounds[0], np.float32))]
+            clip.append(g.add_initializer(g.fresh("float_hi"), np.array(bounds[1], np.float32)))
         for dq in [n for n in g.consumers(q.output[0]) if n.op_type == "DequantizeLinear"]:
-            g.replace_node(dq, onnx.helper.make_node("Clip", [tensor, *bounds], [dq.output[0]], name=dq.name))
+            op = "Clip" if clip else "Identity"
+            g.replace_node(dq, onnx.helper.make_node(op, [tensor, *clip], [dq.output[0]], name=dq.name))
     g.cleanup()
     return g.to_model()
+
+
+def folded_bounds(g: Graph, plan: QuantPlan, tensor: str) -> tuple[float, float] | None:
+    """The (lo, hi) of the Relu/Clip folded into the range of `tensor`, if one was."""
+    node = g.producer(tensor)
+    if node is None or node.name not in set(plan.fused):
+        return None
+    if node.op_type == "Relu":
+        return (0.0, float(np.finfo(np.float32).max))
+    bounds = clip_bounds(g, node)
+    return None if bounds is None else (bounds[0], min(bounds[1], float(np.finfo(np.float32).max)))
 
 
 def float_layers(g: Graph, plan: QuantPlan, tensor: str) -> list[str]:
@@ -141,7 +150,7 @@ def find_hotspots(g: Graph, plan: QuantPlan, model: onnx.ModelProto, stash: Samp
     def share(tensors: list[str]) -> float:
         m = model
         for t in tensors:
-            m = without_rounding(m, t)
+            m = as_float(m, t, folded_bounds(g, plan, t))
         return 1.0 - output_error(m, feeds, reference) / base
 
     found: dict[str, str] = {}
