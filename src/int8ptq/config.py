@@ -28,7 +28,7 @@ class QuantConfig:
     # a Clip's output (ReLU6) is ranged up to the Clip's bound where calibration reaches half of
     # it, so rare large values are not clipped (BENCHMARKS.md, "Bounded activations")
     activation_bounds: bool = True
-    # an activation whose rounding alone causes a fifth of the output error stays float with its
+    # an activation whose quantization alone causes a fifth of the output error stays float with its
     # layers, if they are within 5% of the compute (hotspots.py; BENCHMARKS.md, "Error hotspots")
     float_hotspots: bool = True
     # cross-layer equalization of Conv -> act -> Conv pairs; off: it did not help on the real

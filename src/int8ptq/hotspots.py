@@ -1,4 +1,4 @@
-"""Error hotspots: an activation whose rounding alone causes a large share of the model's
+"""Error hotspots: an activation whose quantization alone causes a large share of the model's
 output error, where keeping it in float costs few multiply-adds, stays in float with the
 layers that produce and read it.
 
@@ -166,7 +166,7 @@ def find_hotspots(g: Graph, plan: QuantPlan, model: onnx.ModelProto, stash: Samp
 def _bisect(
     tensors: list[str], share: Callable[[list[str]], float], measures: int
 ) -> list[tuple[float, str]]:
-    """The tensors whose rounding alone causes at least SHARE of the error, found by halving:
+    """The tensors whose quantization alone causes at least SHARE of the error, found by halving:
     shares of disjoint sets add up, so only sets above SHARE are split (at most `measures`
     measurements)."""
     found, todo = [], [tensors] if tensors else []

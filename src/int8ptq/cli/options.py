@@ -181,7 +181,7 @@ def add_quant_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--no-float-hotspots",
         action="store_true",
-        help="quantize every layer it can, even where one activation's rounding alone causes a fifth "
+        help="quantize every layer it can, even where one activation's quantization alone causes a fifth "
         "of the output error and its layers, kept in float, cost under 5%% of the compute",
     )
     g.add_argument(
