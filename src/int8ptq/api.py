@@ -61,7 +61,7 @@ class QuantResult:
     bias_fallbacks: dict[str, list[str]] = field(default_factory=dict)
     # layers left in FP32 because onnxruntime runs them faster so (quant/placement.py): why -> nodes
     speed_fallbacks: dict[str, list[str]] = field(default_factory=dict)
-    # layers left in FP32 because one tensor's rounding costs much of the error (hotspots.py)
+    # layers left in FP32 because one tensor's quantization costs much of the error (hotspots.py)
     error_fallbacks: dict[str, list[str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:

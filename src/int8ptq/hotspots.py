@@ -9,8 +9,8 @@ every block. Its two layers are under 4% of the multiply-adds.
 The measure is the model's own: the built INT8 model runs on a few calibration samples,
 once as built and once per candidate with that tensor in float as the final model would
 compute it (its QuantizeLinear -> DequantizeLinear taken out, a folded Relu/Clip put back),
-and the output error against FP32 is compared. Candidates are the tensors whose float layers include a
-weighted one (Conv, Gemm, MatMul) and stay within the compute budget.
+and the output error against FP32 is compared. Candidates are the tensors whose float layers
+include a weighted one (Conv, Gemm, MatMul) and stay within the compute budget.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class SampleStash:
 
     def feeds(self, g: Graph) -> list[Feeds]:
         names = [i.name for i in g.inputs]
-        n = min((len(self.observers[t].kept) for t in names if t in self.observers), default=0)
+        n = min((len(self.observers[t].kept) for t in names), default=0)
         return [{t: self.observers[t].kept[b] for t in names} for b in range(n)]
 
     def reference(self, g: Graph) -> list[Feeds]:
@@ -111,10 +111,10 @@ def as_float(model: onnx.ModelProto, tensor: str, bounds: tuple[float, float] | 
     return g.to_model()
 
 
-def folded_bounds(g: Graph, plan: QuantPlan, tensor: str) -> tuple[float, float] | None:
-    """The (lo, hi) of the Relu/Clip folded into the range of `tensor`, if one was."""
+def folded_bounds(g: Graph, fused: set[str], tensor: str) -> tuple[float, float] | None:
+    """The (lo, hi) of the Relu/Clip (one of the `fused` nodes) folded into `tensor`'s range."""
     node = g.producer(tensor)
-    if node is None or node.name not in set(plan.fused):
+    if node is None or node.name not in fused:
         return None
     if node.op_type == "Relu":
         return (0.0, float(np.finfo(np.float32).max))
@@ -122,10 +122,9 @@ def folded_bounds(g: Graph, plan: QuantPlan, tensor: str) -> tuple[float, float]
     return None if bounds is None else (bounds[0], min(bounds[1], float(np.finfo(np.float32).max)))
 
 
-def float_layers(g: Graph, plan: QuantPlan, tensor: str) -> list[str]:
-    """The quantized nodes that must run in float for `tensor` to stay float: its readers and
-    its producer (through a Relu/Clip folded into the producer's range)."""
-    planned, fused = set(plan.nodes), set(plan.fused)
+def float_layers(g: Graph, planned: set[str], fused: set[str], tensor: str) -> list[str]:
+    """The `planned` nodes that must run in float for `tensor` to stay float: its readers and
+    its producer (through a Relu/Clip of `fused`, folded into the producer's range)."""
     producer = g.producer(tensor)
     while producer is not None and producer.name in fused:
         producer = g.producer(producer.input[0])
@@ -143,14 +142,15 @@ def find_hotspots(g: Graph, plan: QuantPlan, model: onnx.ModelProto, stash: Samp
     base = output_error(model, feeds, reference)
     if total <= 0 or base <= 0:
         return {}
-    layers = {t: float_layers(g, plan, t) for t in plan.activations}
+    planned, fused = set(plan.nodes), set(plan.fused)
+    layers = {t: float_layers(g, planned, fused, t) for t in plan.activations}
     cost = {t: sum(costs.get(n, 0.0) for n in ls) for t, ls in layers.items()}
     candidates = [t for t, ls in layers.items() if any(n in costs for n in ls) and cost[t] <= BUDGET * total]
 
     def share(tensors: list[str]) -> float:
         m = model
         for t in tensors:
-            m = as_float(m, t, folded_bounds(g, plan, t))
+            m = as_float(m, t, folded_bounds(g, fused, t))
         return 1.0 - output_error(m, feeds, reference) / base
 
     found: dict[str, str] = {}

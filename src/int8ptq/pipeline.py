@@ -263,7 +263,7 @@ class Built:
 def _hotspots(
     prep: Prepared, stats: Statistics, cfg: QuantConfig, plan: QuantPlan
 ) -> tuple[dict[str, str], Built | None]:
-    """Nodes to keep in float because one tensor's rounding costs much of the output error
+    """Nodes to keep in float because one tensor's quantization costs much of the output error
     (hotspots.py), measured on the model these settings build (returned: it is the model
     itself when nothing is kept float)."""
     if stats.stash is None or not plan.nodes:
