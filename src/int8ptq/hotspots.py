@@ -62,9 +62,8 @@ class SampleStash:
         return [{t: self.observers[t].kept[b] for t in names} for b in range(n)]
 
 
-def layer_costs(g: Graph, plan: QuantPlan, feeds: Feeds) -> dict[str, float]:
-    """Multiply-adds of each quantized weighted layer, from its output's shape on `feeds`."""
-    planned = set(plan.nodes)
+def layer_costs(g: Graph, planned: set[str], feeds: Feeds) -> dict[str, float]:
+    """Multiply-adds of each `planned` weighted layer, from its output's shape on `feeds`."""
     layers = [n for n in g.nodes if n.name in planned and n.op_type in WEIGHTED]
     weighted = [n for n in layers if len(n.input) > 1 and g.const(n.input[1]) is not None]
     if not weighted:
@@ -137,12 +136,12 @@ def find_hotspots(g: Graph, plan: QuantPlan, model: onnx.ModelProto, stash: Samp
     feeds, reference = stash.feeds(g), stash.reference(g)
     if not feeds or len(reference) != len(feeds) or not reference[0]:
         return {}
-    costs = layer_costs(g, plan, feeds[0])
+    planned, fused = set(plan.nodes), set(plan.fused)
+    costs = layer_costs(g, planned, feeds[0])
     total = sum(costs.values())
     base = output_error(model, feeds, reference)
     if total <= 0 or base <= 0:
         return {}
-    planned, fused = set(plan.nodes), set(plan.fused)
     layers = {t: float_layers(g, planned, fused, t) for t in plan.activations}
     cost = {t: sum(costs.get(n, 0.0) for n in ls) for t, ls in layers.items()}
     candidates = [t for t, ls in layers.items() if any(n in costs for n in ls) and cost[t] <= BUDGET * total]

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from int8ptq.cli import options as o
 from int8ptq.cli.output import emit_json, skipped
 from int8ptq.util.tables import console, pct, table
+
+if TYPE_CHECKING:
+    from int8ptq.eval.compare import CompareResult
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -17,6 +21,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, metavar="DATA", help="images to compare on")
     p.add_argument("--limit", type=o.positive, default=DEFAULT_IMAGES, metavar="N", help="images to use")
     p.add_argument("--top", type=o.positive, default=20, metavar="K", help="rows to print (--json has all)")
+    p.add_argument(
+        "--attribute",
+        action="store_true",
+        help="also measure each tensor's share of the output error: the part that goes away with that "
+        "tensor alone in FP32, and the layers to --exclude for it (one run of 16 images per tensor)",
+    )
     p.add_argument(
         "--report",
         metavar="DIR",
@@ -30,7 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(a: argparse.Namespace) -> int:
     from int8ptq.eval.compare import compare
 
-    r = compare(a.fp32, a.int8, a.data, preset=o.preprocessing(a), limit=a.limit, threads=a.threads)
+    pre = o.preprocessing(a)
+    r = compare(a.fp32, a.int8, a.data, preset=pre, limit=a.limit, threads=a.threads, attributed=a.attribute)
     rows = [
         [t.tensor, t.source, f"{t.sqnr_db:.1f}", f"{t.cosine:.5f}", f"{t.max_abs_err:.3g}"]
         for t in r.tensors[: a.top]
@@ -45,6 +56,8 @@ def run(a: argparse.Namespace) -> int:
         ["output", "cosine", "SQNR dB", "argmax agreement"],
         [[f.output, f"{f.cosine:.5f}", f"{f.sqnr_db:.1f}", pct(f.argmax_agreement)] for f in r.outputs],
     )
+    if a.attribute:
+        _shares_table(r, a.top)
     skipped(r.skipped_images)
     if a.report:
         from int8ptq.eval.compare_report import write_report
@@ -52,6 +65,19 @@ def run(a: argparse.Namespace) -> int:
         console.print(f"report: {write_report(r, a.report, fp32=a.fp32, int8=a.int8)}")
     emit_json(a, r.to_dict())
     return 0
+
+
+def _shares_table(r: CompareResult, top: int) -> None:
+    measured = [t for t in r.tensors if t.error_share is not None]
+    ranked = sorted(measured, key=lambda t: -(t.error_share or 0.0))
+    table(
+        "where the output error comes from: each tensor alone back in FP32, largest share first",
+        ["tensor", "error share", "compute in FP32", "FP32 layers"],
+        [[t.tensor, pct(t.error_share), pct(t.compute_share), str(len(t.exclude))] for t in ranked[:top]],
+    )
+    if ranked and ranked[0].exclude:
+        first = ranked[0]
+        console.print(f"to keep {first.tensor} in FP32, quantize with --exclude {','.join(first.exclude)}")
 
 
 COMMAND = o.Command(
@@ -63,6 +89,7 @@ COMMAND = o.Command(
         "int8ptq compare model.onnx model.int8.onnx --data calib.txt",
         "int8ptq compare model.onnx model.int8.onnx --data calib.txt --top 5 --json errors.json",
         "int8ptq compare model.onnx model.int8.onnx --data calib.txt --report compare-report",
+        "int8ptq compare model.onnx model.int8.onnx --data calib.txt --attribute --top 5",
     ),
     add_arguments=add_arguments,
     run=run,

@@ -12,7 +12,7 @@ side out on purpose, and the values there do not matter.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import onnx
@@ -22,6 +22,7 @@ from int8ptq.calib.ranges import Curve
 from int8ptq.data.model_input import model_inputs, resolve_inputs
 from int8ptq.data.presets import Preprocessing
 from int8ptq.data.source import DataLike, iter_batches
+from int8ptq.eval.attribution import ErrorShare, attribute
 from int8ptq.eval.fidelity import Fidelity, OutputFidelity, class_axis_outputs
 from int8ptq.eval.isolate import PREFIX, isolation_model
 from int8ptq.ir import Graph, load_model, with_outputs
@@ -33,6 +34,7 @@ from int8ptq.util.progress import progress
 from int8ptq.util.timing import timed
 
 DEFAULT_IMAGES = 64  # images compared unless told otherwise
+ATTRIBUTED_IMAGES = 16  # of them, the first ones the error shares are measured on
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,11 @@ class TensorError:
     added_sqnr_db: float | None = None
     graph_index: int = 0  # position of its producer in the (prepared) FP32 graph; 0: the input
     read_through: str | None = None  # the function its readers apply, compared after it
+    # its share of the output error (gone with it alone in float), the share of the compute its
+    # float layers would hold, and those layers (attribution.py); None unless asked for
+    error_share: float | None = None
+    compute_share: float | None = None
+    exclude: tuple[str, ...] = ()
 
     @property
     def source(self) -> str:
@@ -158,9 +165,12 @@ def compare(
     limit: int | None = DEFAULT_IMAGES,
     threads: int | None = None,
     isolated: bool = False,
+    attributed: bool = False,
 ) -> CompareResult:
     """SQNR and cosine per quantized tensor, worst SQNR first. `isolated`: also what each
-    tensor's layer adds by itself (`added_sqnr_db`; one more run per batch)."""
+    tensor's layer adds by itself (`added_sqnr_db`; one more run per batch). `attributed`:
+    also each tensor's share of the output error (`error_share`; a run of the first
+    ATTRIBUTED_IMAGES per tensor)."""
     f_model = fp32 if isinstance(fp32, onnx.ModelProto) else load_model(fp32)
     q_model = int8 if isinstance(int8, onnx.ModelProto) else load_model(int8)
     # the values the INT8 model records
@@ -179,12 +189,17 @@ def compare(
     curves = {t: Curve(c) for t in names if (c := reader_curve(g, t)) is not None}
     iso = _Isolated(g.to_model(), q_model, names, threads, curves) if isolated else None
     outs = [o.name for o in f_model.graph.output]
+    floats = [o.name for o in f_model.graph.output if o.type.tensor_type.elem_type == onnx.TensorProto.FLOAT]
     fid = Fidelity(outs, class_axis_outputs(f_model), 2)
     skipped: list[str] = []
     batches, total = iter_batches(data, inputs, pre, batch_size, limit, skipped)
     images = 0
+    kept: tuple[list[dict[str, np.ndarray]], list[dict[str, np.ndarray]]] = ([], [])
     for b in progress(batches, "comparing", total=total, unit="batch"):
         fo, qo = f_run.run_all(b.inputs), q_run.run_all(b.inputs)
+        if attributed and images < ATTRIBUTED_IMAGES:
+            kept[0].append(b.inputs)
+            kept[1].append({n: fo[f_idx[n]] for n in floats})
         images += len(b)
         fid.add(b.inputs, [[fo[f_idx[n]] for n in outs], [qo[q_idx[n]] for n in outs]])
         for t in names:
@@ -194,14 +209,31 @@ def compare(
             accs[t].update(*_seen(curves.get(t), ref, deq))
         if iso is not None:
             iso.update(b.inputs)
-    rows = []
-    for t, a in accs.items():
-        added = iso.channel_db(t) if iso is not None else None
-        e = a.sums
-        producer, index = producers.get(t, "input"), order.get(t, 0)
-        curve = curves[t].value if t in curves else None
-        rows.append(
-            TensorError(t, producer, e.sqnr_db(), e.cosine(), e.max_err, a.channel_db(), added, index, curve)
-        )
+    shares = {}
+    if attributed:
+        track = lambda ts: progress(ts, "attributing the error", total=len(ts), unit="tensor")  # noqa: E731
+        shares = {e.tensor: e for e in attribute(g, q_model, *kept, names, track)}
+    rows = [
+        _row(t, a, producers.get(t, "input"), order.get(t, 0), curves.get(t), iso, shares.get(t))
+        for t, a in accs.items()
+    ]
     rows.sort(key=lambda r: r.sqnr_db)
     return CompareResult(rows, images, skipped, fid.outputs(1))
+
+
+def _row(
+    t: str,
+    acc: _Acc,
+    producer: str,
+    index: int,
+    curve: Curve | None,
+    iso: _Isolated | None,
+    share: ErrorShare | None,
+) -> TensorError:
+    e, added = acc.sums, iso.channel_db(t) if iso is not None else None
+    row = TensorError(
+        t, producer, e.sqnr_db(), e.cosine(), e.max_err, acc.channel_db(), added, index, curve and curve.value
+    )
+    if share is None:
+        return row
+    return replace(row, error_share=share.share, compute_share=share.compute, exclude=share.exclude)

@@ -101,5 +101,30 @@ def write_report(res: CompareResult, folder: str | os.PathLike[str], *, fp32: st
             f"{t.channel_sqnr_db:.1f} | {t.cosine:.5f} | {t.max_abs_err:.3g} |"
         )
     path = d / "report.md"
-    write_text(path, "\n".join(lines) + "\n")
+    write_text(path, "\n".join(lines + _shares_section(res)) + "\n")
     return path
+
+
+def _shares_section(res: CompareResult, top: int = 20) -> list[str]:
+    """The largest shares of the output error (`compare --attribute`), if they were measured."""
+    ranked = sorted(
+        (t for t in res.tensors if t.error_share is not None), key=lambda t: -(t.error_share or 0)
+    )
+    if not ranked:
+        return []
+    lines = [
+        "",
+        "## Where the output error comes from",
+        "",
+        "Share: the part of the model's output error that goes away with that tensor alone back in "
+        "FP32; compute: the share of the quantized multiply-adds its FP32 layers would hold.",
+        "",
+        "| # | tensor | share of output error | compute in FP32 | --exclude |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for k, t in enumerate(ranked[:top], 1):
+        lines.append(
+            f"| {k} | `{t.tensor}` | {100 * (t.error_share or 0):.1f}% | {100 * (t.compute_share or 0):.1f}% "
+            f"| `{','.join(t.exclude)}` |"
+        )
+    return lines

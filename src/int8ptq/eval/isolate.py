@@ -42,9 +42,7 @@ def _fp32_part(fp32: onnx.GraphProto) -> tuple[list[onnx.NodeProto], list[onnx.T
     return nodes, inits
 
 
-def isolation_model(
-    fp32: onnx.ModelProto, int8: onnx.ModelProto, taps: dict[str, str]
-) -> onnx.ModelProto:
+def isolation_model(fp32: onnx.ModelProto, int8: onnx.ModelProto, taps: dict[str, str]) -> onnx.ModelProto:
     """`taps`: quantized tensor t -> the INT8 graph's QuantizeLinear output for it. The model
     outputs, for each t, that Q output (t as its own layer computes it from FP32 inputs) and
     `PREFIX + t` (FP32). `fp32` is the prepared graph the INT8 model was made from."""

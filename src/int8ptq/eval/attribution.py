@@ -1,0 +1,73 @@
+"""Where the output error comes from: each quantized tensor's share of it.
+
+A tensor's share is the part of the INT8 model's output error that goes away when that tensor
+alone is back in float, as a model that keeps it float computes it (hotspots.as_float: its
+QuantizeLinear -> DequantizeLinear taken out, a folded Relu/Clip put back). The per-tensor
+SQNR of `compare` grows along the graph and says little about what the output pays for; the
+shares say it, and what keeping a tensor in FP32 (`--exclude`) would buy and cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import onnx
+
+from int8ptq.hotspots import Feeds, as_float, float_layers, folded_bounds, layer_costs, output_error
+from int8ptq.ir import Graph
+
+QDQ = ("QuantizeLinear", "DequantizeLinear")
+
+
+@dataclass(frozen=True)
+class ErrorShare:
+    tensor: str
+    share: float  # of the output error, gone with the tensor in float (negative: it grows)
+    compute: float  # of the quantized layers' multiply-adds, in the layers that would run in FP32
+    exclude: tuple[str, ...]  # those layers: the nodes to keep in FP32 for the tensor to stay float
+
+
+def quantized_nodes(int8: onnx.ModelProto) -> set[str]:
+    """Nodes of the INT8 graph that read a DequantizeLinear or feed a QuantizeLinear."""
+    dq_out = {o for n in int8.graph.node if n.op_type == "DequantizeLinear" for o in n.output}
+    q_in = {n.input[0] for n in int8.graph.node if n.op_type == "QuantizeLinear"}
+    return {
+        n.name
+        for n in int8.graph.node
+        if n.op_type not in QDQ and (any(i in dq_out for i in n.input) or any(o in q_in for o in n.output))
+    }
+
+
+def folded_activations(g: Graph, int8: onnx.ModelProto) -> set[str]:
+    """The Relu/Clip nodes of the prepared FP32 graph `g` that the INT8 graph folded into a
+    quantized range (they are absent from it)."""
+    kept = {n.name for n in int8.graph.node}
+    return {n.name for n in g.nodes if n.op_type in ("Relu", "Clip") and n.name not in kept}
+
+
+def attribute(
+    g: Graph,
+    int8: onnx.ModelProto,
+    feeds: list[Feeds],
+    reference: list[Feeds],
+    tensors: Iterable[str],
+    track: Callable[[list[str]], Iterable[str]] = lambda ts: ts,
+) -> list[ErrorShare]:
+    """Each of `tensors` (quantized in `int8`, made from the prepared FP32 graph `g`) with its
+    share of the output error on `feeds` against the FP32 outputs `reference`, largest first.
+    `track` wraps the loop over the tensors (a progress bar)."""
+    base = output_error(int8, feeds, reference)
+    if base <= 0 or not feeds:
+        return []
+    planned, fused = quantized_nodes(int8), folded_activations(g, int8)
+    costs = layer_costs(g, planned, feeds[0])
+    total = sum(costs.values()) or 1.0
+    out = []
+    for t in track(list(tensors)):
+        m = as_float(int8, t, folded_bounds(g, fused, t))
+        layers = float_layers(g, planned, fused, t)
+        spent = sum(costs.get(n, 0.0) for n in layers) / total
+        out.append(ErrorShare(t, 1.0 - output_error(m, feeds, reference) / base, spent, tuple(layers)))
+    out.sort(key=lambda e: -e.share)
+    return out
