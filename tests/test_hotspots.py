@@ -80,3 +80,26 @@ def test_without_hotspots_the_measured_model_is_the_one_written(tmp_path) -> Non
     assert measured.error_fallbacks == {}
     assert measured.settings == plain.settings and measured.rounding_fallbacks == plain.rounding_fallbacks
     assert (tmp_path / "measured.onnx").read_bytes() == (tmp_path / "plain.onnx").read_bytes()
+
+
+def test_samples_of_differing_shapes_fill_the_stash_one_batch_each() -> None:
+    """Samples of differing shapes come one per batch: the measure still runs on 16 of them,
+    not on the first one alone."""
+    from int8ptq.ir import Graph
+    from int8ptq.pipeline import STASH_SAMPLES, calibrate_model
+    from tests.conftest import tiny_convnet
+
+    rng = np.random.default_rng(0)
+    model = tiny_convnet()
+    model.graph.input[0].type.tensor_type.shape.dim[2].dim_param = "H"  # any image size
+    model.graph.input[0].type.tensor_type.shape.dim[3].dim_param = "W"
+    name = model.graph.input[0].name
+    data = [{name: rng.standard_normal((1, 3, 16, 16 + 8 * (i % 3))).astype(np.float32)} for i in range(24)]
+    cal = calibrate_model(model, data, QuantConfig())
+    assert cal.stats.stash is not None
+    g = Graph(model)
+    feeds, reference = cal.stats.stash.feeds(g), cal.stats.stash.reference(g)
+    assert len(feeds) == len(reference) == STASH_SAMPLES
+    assert {f[name].shape[-1] for f in feeds} == {16, 24, 32}
+    same = calibrate_model(model, [{name: np.concatenate([d[name] for d in data[:20:3]])}], QuantConfig())
+    assert same.stats.stash is not None and [len(f[name]) for f in same.stats.stash.feeds(g)] == [7]

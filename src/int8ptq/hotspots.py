@@ -42,13 +42,13 @@ class SampleStash:
     """Keeps the first batches of every graph input and float output (the FP32 reference):
     an algorithm of the calibration pass (see algorithms.py)."""
 
-    batches: int = 1
+    samples: int = 16
     observers: dict[str, FirstBatchesObserver] = field(default_factory=dict)
 
     def needs(self, g: Graph, plan: QuantPlan | None) -> dict[str, tuple[str, Observer[Any]]]:
         names = [i.name for i in g.inputs]
         names += [o.name for o in g.outputs if o.type.tensor_type.elem_type == onnx.TensorProto.FLOAT]
-        self.observers = {t: FirstBatchesObserver(self.batches) for t in names}
+        self.observers = {t: FirstBatchesObserver(self.samples) for t in names}
         return {f"stash:{t}": (t, o) for t, o in self.observers.items()}
 
     def feeds(self, g: Graph) -> list[Feeds]:

@@ -168,7 +168,7 @@ def calibrate(
     rounding = CompensatingRounding() if cov else None
     want_samples = cfg.method is RangeMethod.OUTPUT if samples is None else samples
     output = OutputAwareRanges() if want_samples else None
-    stash = SampleStash(-(-STASH_SAMPLES // cfg.batch_size)) if cfg.float_hotspots else None
+    stash = SampleStash(STASH_SAMPLES) if cfg.float_hotspots else None
     algorithms += [a for a in (rounding, output, stash) if a is not None]
     skipped: list[str] = []
     images = _collect(prep, data, cfg, requests_of(algorithms, prep.graph, plan), skipped)

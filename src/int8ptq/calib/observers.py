@@ -135,17 +135,19 @@ class ChannelMaxObserver:
 
 
 class FirstBatchesObserver:
-    """The first `batches` batches of a tensor, whole."""
+    """The first batches of a tensor, whole, until they hold `samples` along the first axis
+    (or `batches` batches: samples of differing shapes come one per batch)."""
 
-    def __init__(self, batches: int) -> None:
-        self.batches, self.nonfinite = batches, 0
+    def __init__(self, samples: int, batches: int = 64) -> None:
+        self.samples, self.batches, self.nonfinite = samples, batches, 0
         self.kept: list[np.ndarray] = []
 
     def reducer(self, per_image: Shape | None) -> WholeReducer:
         return WholeReducer()
 
     def add(self, x: np.ndarray) -> None:
-        if len(self.kept) < self.batches:
+        held = sum(len(k) if k.ndim else 1 for k in self.kept)
+        if len(self.kept) < self.batches and held < self.samples:
             self.kept.append(np.array(x))
 
     def update(self, x: np.ndarray) -> None:
