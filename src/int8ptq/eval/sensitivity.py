@@ -6,6 +6,11 @@ reading FP32 inputs (`compare(..., isolated=True)`, isolate.py): what the layer 
 Without that, the fallback estimate is its NSR minus the largest NSR among the quantized
 tensors it reads; a layer that amplifies the noise it receives (a difference of similar
 channels) can then take the blame for an upstream layer.
+
+Where the shares of the output error were measured (`compare(..., attributed=True)`,
+attribution.py), they rank first: what the output loses to a tensor, not what the tensor
+loses itself (a tensor with a poor SQNR may matter little downstream, and a clean-looking
+one, the stem's output carried through every block, much).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ class Sensitivity:
     added_nsr: float  # noise-to-signal ratio this layer adds
     sqnr_db: float  # per-channel SQNR (see compare.py)
     fallback: tuple[str, ...]  # nodes that must run in FP32 to keep the tensor in FP32
+    error_share: float | None = None  # of the output error, gone with the tensor in float
 
 
 def _quantized_sources(g: Graph, tensor: str, quantized: set[str], seen: set[str]) -> set[str]:
@@ -60,6 +66,7 @@ def rank(g: Graph, plan: QuantPlan, result: CompareResult) -> list[Sensitivity]:
     nsr = {t.tensor: _nsr(t.channel_sqnr_db) for t in result.tensors}
     own = {t.tensor: _nsr(t.added_sqnr_db) for t in result.tensors if t.added_sqnr_db is not None}
     sqnr = {t.tensor: t.channel_sqnr_db for t in result.tensors}
+    share = {t.tensor: t.error_share for t in result.tensors}
     quantized, planned = set(nsr), set(plan.nodes)
     out = []
     for t in nsr:
@@ -71,6 +78,6 @@ def rank(g: Graph, plan: QuantPlan, result: CompareResult) -> list[Sensitivity]:
         fallback = tuple(dict.fromkeys(([layer.name] if layer is not None else []) + consumers))
         producer = layer if layer is not None else g.producer(t)
         name = producer.name if producer is not None else "input"
-        out.append(Sensitivity(t, name, added, sqnr[t], fallback))
-    out.sort(key=lambda s: -s.added_nsr)
+        out.append(Sensitivity(t, name, added, sqnr[t], fallback, share[t]))
+    out.sort(key=lambda s: (-s.error_share if s.error_share is not None else np.inf, -s.added_nsr))
     return out

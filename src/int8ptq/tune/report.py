@@ -64,8 +64,14 @@ def _draw(res: TuneResult, folder: Path) -> list[str]:
     top = res.sensitivity[:20]
     if top:
         fig, ax = _figure((7, max(3, 0.3 * len(top))))
-        ax.barh([s.layer[-40:] for s in top][::-1], [s.added_nsr for s in top][::-1])
-        ax.set_xlabel("noise-to-signal ratio the layer adds")
+        shares = all(s.error_share is not None for s in top)
+        values = [100 * (s.error_share or 0.0) if shares else s.added_nsr for s in top]
+        ax.barh([s.layer[-40:] for s in top][::-1], values[::-1])
+        ax.set_xlabel(
+            "% of the output error (the tensor alone in FP32)"
+            if shares
+            else "noise-to-signal ratio the layer adds"
+        )
         ax.set_title("per-layer sensitivity (worst at the top)")
         names.append(_save(fig, folder / "sensitivity.png"))
     return names
@@ -114,16 +120,20 @@ def write_report(res: TuneResult, tc: TuneConfig, folder: Path) -> Path:
     if res.sensitivity:
         lines += [
             "",
-            "## Sensitivity (the error each layer adds, worst first)",
+            "## Sensitivity (share of the output error, then the error each layer adds; worst first)",
             "",
-            "| layer | tensor | SQNR dB | added NSR |",
-            "| --- | --- | --- | --- |",
+            "| layer | tensor | share of output error | SQNR dB | added NSR |",
+            "| --- | --- | --- | --- | --- |",
         ]
         lines += [
-            f"| `{s.layer}` | `{s.tensor}` | {s.sqnr_db:.1f} | {s.added_nsr:.2e} |"
+            f"| `{s.layer}` | `{s.tensor}` | {_share(s.error_share)} | {s.sqnr_db:.1f} | {s.added_nsr:.2e} |"
             for s in res.sensitivity[:20]
         ]
     lines += [""] + [f"![{p}]({p})" for p in plots]
     path = folder / "report.md"
     write_text(path, "\n".join(lines) + "\n")
     return path
+
+
+def _share(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.1f}%"

@@ -3,8 +3,9 @@
 1. Calibrate once (histograms and weight statistics for every trial); decode the evaluation
    images and compute the FP32 outputs once.
 2. Try the defaults, then the other range methods (cheapest changes: no speed cost).
-3. Rank quantized tensors by the error each layer adds (`compare`), then keep the worst
-   tensors in FP32, fewest first, until the budget is met.
+3. Rank quantized tensors by their share of the output error (`compare --attribute`; then
+   by the error each layer adds), then keep the worst tensors in FP32, fewest first, until
+   the budget is met.
 Every trial is logged; the best model so far is saved atomically after each trial, and the
 report rewritten, so Ctrl-C or the time budget at any moment leaves a valid model and report.
 """
@@ -312,7 +313,9 @@ def _search(
     prep = cal.prep
     best_plan = prep.plan(list(best_cfg.exclude) + list(cal.hotspots), best_cfg.runtime)
     model_q, _ = build(prep, cal.stats, best_cfg, best_plan)
-    cmp = compare(prep.graph.to_model(), model_q, ev.x, limit=64, threads=cfg.threads, isolated=True)
+    cmp = compare(
+        prep.graph.to_model(), model_q, ev.x, limit=64, threads=cfg.threads, isolated=True, attributed=True
+    )
     res.sensitivity = rank(prep.graph, best_plan, cmp)
     fallback: list[str] = []
     for s in res.sensitivity[: tc.max_fallback]:
