@@ -115,3 +115,29 @@ def lite0_pair(tmp_path_factory, imagenet) -> tuple[Path, Path]:
     export("efficientnet_lite0", fp32)
     quantize(fp32, int8, imagenet / "calib.txt")
     return fp32, int8
+
+
+def hotspot_model() -> onnx.ModelProto:
+    """A hotspot (tests/test_hotspots.py): x -> a (1x1, 1->2) -> t -> b (1x1, 2->16) -> Relu
+    -> c (3x3) -> d (3x3) -> y. Channel 1 of t is a thousandth of channel 0, so t's step
+    rounds it away, and b amplifies it."""
+    rng = np.random.default_rng(0)
+    f = np.float32
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 24, 24])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 32, 24, 24])
+    wb = np.zeros((16, 2, 1, 1), f)
+    wb[:, 0], wb[:, 1] = 1e-4, rng.standard_normal((16, 1, 1)) * 1000
+    inits = [
+        init("wa", np.array([1.0, 1e-3], f).reshape(2, 1, 1, 1)),
+        init("wb", wb),
+        init("wc", rng.standard_normal((32, 16, 3, 3)).astype(f) * 0.1),
+        init("wd", rng.standard_normal((32, 32, 3, 3)).astype(f) * 0.1),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "wa"], ["t"], name="a"),
+        helper.make_node("Conv", ["t", "wb"], ["u"], name="b"),
+        helper.make_node("Relu", ["u"], ["r"], name="relu"),
+        helper.make_node("Conv", ["r", "wc"], ["v"], name="c", pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["v", "wd"], ["y"], name="d", pads=[1, 1, 1, 1]),
+    ]
+    return make_model(nodes, inits, [x], [y])

@@ -2,39 +2,13 @@
 the layers that produce and read it; the rest of the model stays INT8."""
 
 import numpy as np
-import onnx
 from onnx import TensorProto, helper
 
 from int8ptq.api import quantize
 from int8ptq.config import QuantConfig
 from int8ptq.hotspots import _bisect
 from int8ptq.runtime import Backend, make_runner
-from tests.conftest import init, make_model
-
-
-def _model() -> onnx.ModelProto:
-    """x -> a (1x1, 1->2) -> t -> b (1x1, 2->16) -> Relu -> c (3x3) -> d (3x3) -> y. Channel 1
-    of t is a thousandth of channel 0, so t's step rounds it away, and b amplifies it."""
-    rng = np.random.default_rng(0)
-    f = np.float32
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 24, 24])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 32, 24, 24])
-    wb = np.zeros((16, 2, 1, 1), f)
-    wb[:, 0], wb[:, 1] = 1e-4, rng.standard_normal((16, 1, 1)) * 1000
-    inits = [
-        init("wa", np.array([1.0, 1e-3], f).reshape(2, 1, 1, 1)),
-        init("wb", wb),
-        init("wc", rng.standard_normal((32, 16, 3, 3)).astype(f) * 0.1),
-        init("wd", rng.standard_normal((32, 32, 3, 3)).astype(f) * 0.1),
-    ]
-    nodes = [
-        helper.make_node("Conv", ["x", "wa"], ["t"], name="a"),
-        helper.make_node("Conv", ["t", "wb"], ["u"], name="b"),
-        helper.make_node("Relu", ["u"], ["r"], name="relu"),
-        helper.make_node("Conv", ["r", "wc"], ["v"], name="c", pads=[1, 1, 1, 1]),
-        helper.make_node("Conv", ["v", "wd"], ["y"], name="d", pads=[1, 1, 1, 1]),
-    ]
-    return make_model(nodes, inits, [x], [y])
+from tests.conftest import hotspot_model
 
 
 def _error(path: str, x: np.ndarray, ref: np.ndarray) -> float:
@@ -43,7 +17,7 @@ def _error(path: str, x: np.ndarray, ref: np.ndarray) -> float:
 
 
 def test_the_tensor_that_ruins_the_output_stays_float_with_its_layers(tmp_path) -> None:  # noqa: ANN001
-    model = _model()
+    model = hotspot_model()
     x = np.random.default_rng(1).standard_normal((32, 1, 24, 24)).astype(np.float32)
     ref = make_runner(model, Backend.ORT).run({"x": x})
     hot = quantize(model, tmp_path / "hot.onnx", x)
@@ -84,7 +58,8 @@ def test_without_hotspots_the_measured_model_is_the_one_written(tmp_path) -> Non
 
 def test_samples_of_differing_shapes_fill_the_stash_one_batch_each() -> None:
     """Samples of differing shapes come one per batch: the measure still runs on 16 of them,
-    not on the first one alone."""
+    not on the first one alone, and an output whose first axis is not the batch (here the
+    channels) keeps the same batches as the inputs."""
     from int8ptq.ir import Graph
     from int8ptq.pipeline import STASH_SAMPLES, calibrate_model
     from tests.conftest import tiny_convnet
@@ -93,13 +68,17 @@ def test_samples_of_differing_shapes_fill_the_stash_one_batch_each() -> None:
     model = tiny_convnet()
     model.graph.input[0].type.tensor_type.shape.dim[2].dim_param = "H"  # any image size
     model.graph.input[0].type.tensor_type.shape.dim[3].dim_param = "W"
+    model.graph.node.append(helper.make_node("Transpose", ["a"], ["at"], perm=[1, 0, 2, 3], name="t"))
+    model.graph.output.append(helper.make_tensor_value_info("at", TensorProto.FLOAT, None))
     name = model.graph.input[0].name
     data = [{name: rng.standard_normal((1, 3, 16, 16 + 8 * (i % 3))).astype(np.float32)} for i in range(24)]
     cal = calibrate_model(model, data, QuantConfig())
     assert cal.stats.stash is not None
     g = Graph(model)
-    feeds, reference = cal.stats.stash.feeds(g), cal.stats.stash.reference(g)
+    feeds, reference = cal.stats.stash.pairs(g)
     assert len(feeds) == len(reference) == STASH_SAMPLES
     assert {f[name].shape[-1] for f in feeds} == {16, 24, 32}
-    same = calibrate_model(model, [{name: np.concatenate([d[name] for d in data[:20:3]])}], QuantConfig())
-    assert same.stats.stash is not None and [len(f[name]) for f in same.stats.stash.feeds(g)] == [7]
+    assert [r["at"].shape[1] for r in reference] == [1] * STASH_SAMPLES  # 8 channels first, 1 sample
+    batch = [{name: np.concatenate([d[name] for d in data[:20:3]])}]
+    same = calibrate_model(model, batch, QuantConfig())
+    assert same.stats.stash is not None and [len(f[name]) for f in same.stats.stash.pairs(g)[0]] == [7]

@@ -32,6 +32,7 @@ from int8ptq.runtime import Backend, make_runner
 SHARE = 0.2  # of the output error: a tensor causing this much alone stays in float
 BUDGET = 0.05  # of the quantized layers' multiply-adds, for every hotspot together
 MEASURES = 24  # model runs at most, to find them among the candidates
+MAX_BATCHES = 64  # kept at most: batches whose first input holds no samples never fill the stash
 WEIGHTED = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 
 Feeds = dict[str, np.ndarray]
@@ -39,8 +40,9 @@ Feeds = dict[str, np.ndarray]
 
 @dataclass
 class SampleStash:
-    """Keeps the first batches of every graph input and float output (the FP32 reference):
-    an algorithm of the calibration pass (see algorithms.py)."""
+    """Keeps every graph input and float output (the FP32 reference) of the first batches that
+    hold `samples` samples (at most MAX_BATCHES batches: samples of differing shapes come one
+    per batch): an algorithm of the calibration pass (see algorithms.py)."""
 
     samples: int = 16
     observers: dict[str, FirstBatchesObserver] = field(default_factory=dict)
@@ -48,27 +50,31 @@ class SampleStash:
     def needs(self, g: Graph, plan: QuantPlan | None) -> dict[str, tuple[str, Observer[Any]]]:
         names = [i.name for i in g.inputs]
         names += [o.name for o in g.outputs if o.type.tensor_type.elem_type == onnx.TensorProto.FLOAT]
-        self.observers = {t: FirstBatchesObserver(self.samples) for t in names}
+        sizes: list[int] = []  # the samples of each batch, as the first input counts them
+
+        def wanted(batch: int) -> bool:
+            return batch < MAX_BATCHES and sum(sizes[:batch]) < self.samples
+
+        leader = names[0] if names else None
+        self.observers = {t: FirstBatchesObserver(wanted, sizes if t == leader else None) for t in names}
         return {f"stash:{t}": (t, o) for t, o in self.observers.items()}
 
-    def feeds(self, g: Graph) -> list[Feeds]:
-        names = [i.name for i in g.inputs]
-        n = min((len(self.observers[t].kept) for t in names), default=0)
-        return [{t: self.observers[t].kept[b] for t in names} for b in range(n)]
-
-    def reference(self, g: Graph) -> list[Feeds]:
-        names = [o.name for o in g.outputs if o.name in self.observers]
-        n = min((len(self.observers[t].kept) for t in names), default=0)
-        return [{t: self.observers[t].kept[b] for t in names} for b in range(n)]
+    def pairs(self, g: Graph) -> tuple[list[Feeds], list[Feeds]]:
+        """The kept batches' inputs, and FP32 float outputs, batch by batch."""
+        inputs = [i.name for i in g.inputs]
+        outputs = [o.name for o in g.outputs if o.name in self.observers]
+        n = min((len(self.observers[t].kept) for t in inputs + outputs), default=0)
+        pick = lambda names, b: {t: self.observers[t].kept[b] for t in names}  # noqa: E731
+        return [pick(inputs, b) for b in range(n)], [pick(outputs, b) for b in range(n)]
 
 
-def layer_costs(g: Graph, planned: set[str], feeds: Feeds) -> dict[str, float]:
+def layer_costs(g: Graph, planned: set[str], feeds: Feeds, threads: int | None = None) -> dict[str, float]:
     """Multiply-adds of each `planned` weighted layer, from its output's shape on `feeds`."""
     layers = [n for n in g.nodes if n.name in planned and n.op_type in WEIGHTED]
     weighted = [n for n in layers if len(n.input) > 1 and g.const(n.input[1]) is not None]
     if not weighted:
         return {}
-    runner = make_runner(with_outputs(g, [n.output[0] for n in weighted]), Backend.ORT)
+    runner = make_runner(with_outputs(g, [n.output[0] for n in weighted]), Backend.ORT, threads)
     outs = dict(zip(runner.output_names, runner.run_all(feeds), strict=True))
     costs = {}
     for n in weighted:
@@ -79,9 +85,11 @@ def layer_costs(g: Graph, planned: set[str], feeds: Feeds) -> dict[str, float]:
     return costs
 
 
-def output_error(model: onnx.ModelProto, feeds: list[Feeds], reference: list[Feeds]) -> float:
+def output_error(
+    model: onnx.ModelProto, feeds: list[Feeds], reference: list[Feeds], threads: int | None = None
+) -> float:
     """The mean over float outputs of |INT8 - FP32|^2 / |FP32 - its mean|^2."""
-    runner = make_runner(model, Backend.ORT)
+    runner = make_runner(model, Backend.ORT, threads)
     got: dict[str, float] = {}
     power: dict[str, float] = {}
     for x, ref in zip(feeds, reference, strict=True):
@@ -133,8 +141,8 @@ def float_layers(g: Graph, planned: set[str], fused: set[str], tensor: str) -> l
 
 def find_hotspots(g: Graph, plan: QuantPlan, model: onnx.ModelProto, stash: SampleStash) -> dict[str, str]:
     """Nodes to keep in float -> why (the tensor, its share of the error, its cost)."""
-    feeds, reference = stash.feeds(g), stash.reference(g)
-    if not feeds or len(reference) != len(feeds) or not reference[0]:
+    feeds, reference = stash.pairs(g)
+    if not feeds or not reference[0]:
         return {}
     planned, fused = set(plan.nodes), set(plan.fused)
     costs = layer_costs(g, planned, feeds[0])

@@ -13,14 +13,14 @@ import onnx
 from int8ptq.api import quantize
 from int8ptq.config import QuantConfig
 from int8ptq.eval.compare import compare
-from tests.test_hotspots import _model
+from tests.conftest import hotspot_model
 
 
 def _quantized(tmp_path):  # noqa: ANN001, ANN202
     """The hotspot model of tests/test_hotspots.py, quantized with its hotspot left INT8: the
     step of `t` rounds its small channel away, and `b` amplifies that by 1000."""
     src, out = tmp_path / "m.onnx", tmp_path / "q.onnx"
-    onnx.save(_model(), src)
+    onnx.save(hotspot_model(), src)
     x = np.random.default_rng(1).standard_normal((32, 1, 24, 24)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
     quantize(src, out, x, config=QuantConfig(float_hotspots=False))

@@ -89,3 +89,7 @@ def test_measured_shares_of_the_output_error_rank_before_the_error_a_layer_adds(
     by_share = rank(prep.graph, prep.plan(), cmp)
     assert [s.tensor for s in by_share].index("b") < [s.tensor for s in by_share].index("a")
     assert by_share[0].error_share is not None and by_share[0].error_share > 0.05
+    noisy = {"a": -0.5, "b": 0.01}  # a negative share and one under MIN_SHARE: measurement noise
+    rows = [dataclasses.replace(t, error_share=noisy.get(t.tensor, 0.0)) for t in cmp.tensors]
+    by_noise = [s.tensor for s in rank(prep.graph, prep.plan(), dataclasses.replace(cmp, tensors=rows))]
+    assert by_noise.index("a") < by_noise.index("b")  # back to the error each layer adds

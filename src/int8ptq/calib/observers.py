@@ -5,6 +5,7 @@ Memory never grows with the number of images. NaN and Inf are counted and left o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol, TypeVar
 
 import numpy as np
@@ -135,20 +136,24 @@ class ChannelMaxObserver:
 
 
 class FirstBatchesObserver:
-    """The first batches of a tensor, whole, until they hold `samples` along the first axis
-    (or `batches` batches: samples of differing shapes come one per batch)."""
+    """A tensor's first batches, whole: batch i is kept if `wanted(i)`. One observer of a
+    group (the leader) records each batch's sample count in `sizes`, so that every observer
+    of the group keeps the same batches, whatever its own first axis holds."""
 
-    def __init__(self, samples: int, batches: int = 64) -> None:
-        self.samples, self.batches, self.nonfinite = samples, batches, 0
+    def __init__(self, wanted: Callable[[int], bool], sizes: list[int] | None = None) -> None:
+        self.wanted, self.sizes = wanted, sizes
+        self.seen, self.nonfinite = 0, 0
         self.kept: list[np.ndarray] = []
 
     def reducer(self, per_image: Shape | None) -> WholeReducer:
         return WholeReducer()
 
     def add(self, x: np.ndarray) -> None:
-        held = sum(len(k) if k.ndim else 1 for k in self.kept)
-        if len(self.kept) < self.batches and held < self.samples:
+        if self.wanted(self.seen):
             self.kept.append(np.array(x))
+        if self.sizes is not None:
+            self.sizes.append(len(x) if x.ndim else 1)
+        self.seen += 1
 
     def update(self, x: np.ndarray) -> None:
         self.add(x)

@@ -69,14 +69,17 @@ def run(a: argparse.Namespace) -> int:
 
 def _shares_table(r: CompareResult, top: int) -> None:
     measured = [t for t in r.tensors if t.error_share is not None]
+    if not measured:
+        console.print("no shares of the output error: the INT8 outputs equal FP32's, or none is float")
+        return
     ranked = sorted(measured, key=lambda t: -(t.error_share or 0.0))
     table(
         "where the output error comes from: each tensor alone back in FP32, largest share first",
         ["tensor", "error share", "compute in FP32", "FP32 layers"],
         [[t.tensor, pct(t.error_share), pct(t.compute_share), str(len(t.exclude))] for t in ranked[:top]],
     )
-    if ranked and ranked[0].exclude:
-        first = ranked[0]
+    first = ranked[0]
+    if first.exclude and (first.error_share or 0.0) > 0:
         console.print(f"to keep {first.tensor} in FP32, quantize with --exclude {','.join(first.exclude)}")
 
 

@@ -24,26 +24,33 @@ QDQ = ("QuantizeLinear", "DequantizeLinear")
 class ErrorShare:
     tensor: str
     share: float  # of the output error, gone with the tensor in float (negative: it grows)
-    compute: float  # of the quantized layers' multiply-adds, in the layers that would run in FP32
+    compute_share: float  # of the quantized layers' multiply-adds, in the layers that would run in FP32
     exclude: tuple[str, ...]  # those layers: the nodes to keep in FP32 for the tensor to stay float
 
 
 def quantized_nodes(int8: onnx.ModelProto) -> set[str]:
-    """Nodes of the INT8 graph that read a DequantizeLinear or feed a QuantizeLinear."""
-    dq_out = {o for n in int8.graph.node if n.op_type == "DequantizeLinear" for o in n.output}
+    """Nodes of the INT8 graph that run quantized: a weighted op whose weight comes from a
+    DequantizeLinear of int8 data, or any op whose output is quantized. (Float layers read
+    DequantizeLinear outputs too: a float Conv guarded with an int32 bias, the float readers
+    of a quantized tensor.)"""
+    int8_data = {t.name for t in int8.graph.initializer if t.data_type == onnx.TensorProto.INT8}
+    int8_weights = {
+        n.output[0] for n in int8.graph.node if n.op_type == "DequantizeLinear" and n.input[0] in int8_data
+    }
     q_in = {n.input[0] for n in int8.graph.node if n.op_type == "QuantizeLinear"}
     return {
         n.name
         for n in int8.graph.node
-        if n.op_type not in QDQ and (any(i in dq_out for i in n.input) or any(o in q_in for o in n.output))
+        if n.op_type not in QDQ
+        and ((len(n.input) > 1 and n.input[1] in int8_weights) or any(o in q_in for o in n.output))
     }
 
 
 def folded_activations(g: Graph, int8: onnx.ModelProto) -> set[str]:
     """The Relu/Clip nodes of the prepared FP32 graph `g` that the INT8 graph folded into a
-    quantized range (they are absent from it)."""
-    kept = {n.name for n in int8.graph.node}
-    return {n.name for n in g.nodes if n.op_type in ("Relu", "Clip") and n.name not in kept}
+    quantized range: the tensor they read is gone from it."""
+    tensors = {t for n in int8.graph.node for t in (*n.input, *n.output)}
+    return {n.name for n in g.nodes if n.op_type in ("Relu", "Clip") and n.input[0] not in tensors}
 
 
 def attribute(
@@ -53,21 +60,26 @@ def attribute(
     reference: list[Feeds],
     tensors: Iterable[str],
     track: Callable[[list[str]], Iterable[str]] = lambda ts: ts,
+    threads: int | None = None,
 ) -> list[ErrorShare]:
     """Each of `tensors` (quantized in `int8`, made from the prepared FP32 graph `g`) with its
-    share of the output error on `feeds` against the FP32 outputs `reference`, largest first.
-    `track` wraps the loop over the tensors (a progress bar)."""
-    base = output_error(int8, feeds, reference)
-    if base <= 0 or not feeds:
+    share of the output error on `feeds` against the FP32 outputs `reference`, largest first;
+    none if the INT8 outputs equal FP32's. `track` wraps the loop over the tensors (a progress
+    bar); `threads`: onnxruntime's."""
+    if not feeds:
+        return []
+    base = output_error(int8, feeds, reference, threads)
+    if base <= 0:
         return []
     planned, fused = quantized_nodes(int8), folded_activations(g, int8)
-    costs = layer_costs(g, planned, feeds[0])
+    costs = layer_costs(g, planned, feeds[0], threads)
     total = sum(costs.values()) or 1.0
     out = []
     for t in track(list(tensors)):
         m = as_float(int8, t, folded_bounds(g, fused, t))
         layers = float_layers(g, planned, fused, t)
         spent = sum(costs.get(n, 0.0) for n in layers) / total
-        out.append(ErrorShare(t, 1.0 - output_error(m, feeds, reference) / base, spent, tuple(layers)))
+        share = 1.0 - output_error(m, feeds, reference, threads) / base
+        out.append(ErrorShare(t, share, spent, tuple(layers)))
     out.sort(key=lambda e: -e.share)
     return out

@@ -34,6 +34,7 @@ from int8ptq.util.progress import progress
 from int8ptq.util.timing import timed
 
 DEFAULT_IMAGES = 64  # images compared unless told otherwise
+FLOAT = onnx.TensorProto.FLOAT
 ATTRIBUTED_IMAGES = 16  # of them, the first ones the error shares are measured on
 
 
@@ -169,8 +170,8 @@ def compare(
 ) -> CompareResult:
     """SQNR and cosine per quantized tensor, worst SQNR first. `isolated`: also what each
     tensor's layer adds by itself (`added_sqnr_db`; one more run per batch). `attributed`:
-    also each tensor's share of the output error (`error_share`; a run of the first
-    ATTRIBUTED_IMAGES per tensor)."""
+    also each tensor's share of the output error (`error_share`; a run per tensor of the
+    first batches, up to ATTRIBUTED_IMAGES images)."""
     f_model = fp32 if isinstance(fp32, onnx.ModelProto) else load_model(fp32)
     q_model = int8 if isinstance(int8, onnx.ModelProto) else load_model(int8)
     # the values the INT8 model records
@@ -189,17 +190,18 @@ def compare(
     curves = {t: Curve(c) for t in names if (c := reader_curve(g, t)) is not None}
     iso = _Isolated(g.to_model(), q_model, names, threads, curves) if isolated else None
     outs = [o.name for o in f_model.graph.output]
-    floats = [o.name for o in f_model.graph.output if o.type.tensor_type.elem_type == onnx.TensorProto.FLOAT]
+    float_outputs = [o.name for o in f_model.graph.output if o.type.tensor_type.elem_type == FLOAT]
     fid = Fidelity(outs, class_axis_outputs(f_model), 2)
     skipped: list[str] = []
     batches, total = iter_batches(data, inputs, pre, batch_size, limit, skipped)
     images = 0
-    kept: tuple[list[dict[str, np.ndarray]], list[dict[str, np.ndarray]]] = ([], [])
+    attr_feeds: list[dict[str, np.ndarray]] = []  # the first batches, for the error shares
+    attr_refs: list[dict[str, np.ndarray]] = []
     for b in progress(batches, "comparing", total=total, unit="batch"):
         fo, qo = f_run.run_all(b.inputs), q_run.run_all(b.inputs)
         if attributed and images < ATTRIBUTED_IMAGES:
-            kept[0].append(b.inputs)
-            kept[1].append({n: fo[f_idx[n]] for n in floats})
+            attr_feeds.append(b.inputs)
+            attr_refs.append({n: fo[f_idx[n]] for n in float_outputs})
         images += len(b)
         fid.add(b.inputs, [[fo[f_idx[n]] for n in outs], [qo[q_idx[n]] for n in outs]])
         for t in names:
@@ -212,7 +214,7 @@ def compare(
     shares = {}
     if attributed:
         track = lambda ts: progress(ts, "attributing the error", total=len(ts), unit="tensor")  # noqa: E731
-        shares = {e.tensor: e for e in attribute(g, q_model, *kept, names, track)}
+        shares = {e.tensor: e for e in attribute(g, q_model, attr_feeds, attr_refs, names, track, threads)}
     rows = [
         _row(t, a, producers.get(t, "input"), order.get(t, 0), curves.get(t), iso, shares.get(t))
         for t, a in accs.items()
@@ -236,4 +238,4 @@ def _row(
     )
     if share is None:
         return row
-    return replace(row, error_share=share.share, compute_share=share.compute, exclude=share.exclude)
+    return replace(row, error_share=share.share, compute_share=share.compute_share, exclude=share.exclude)

@@ -8,9 +8,10 @@ tensors it reads; a layer that amplifies the noise it receives (a difference of 
 channels) can then take the blame for an upstream layer.
 
 Where the shares of the output error were measured (`compare(..., attributed=True)`,
-attribution.py), they rank first: what the output loses to a tensor, not what the tensor
-loses itself (a tensor with a poor SQNR may matter little downstream, and a clean-looking
-one, the stem's output carried through every block, much).
+attribution.py), the tensors with a share above MIN_SHARE rank first, largest first: what the
+output loses to a tensor, not what the tensor loses itself (a tensor with a poor SQNR may
+matter little downstream, and a clean-looking one, the stem's output carried through every
+block, much). The others follow by the error their layer adds.
 """
 
 from __future__ import annotations
@@ -79,5 +80,13 @@ def rank(g: Graph, plan: QuantPlan, result: CompareResult) -> list[Sensitivity]:
         producer = layer if layer is not None else g.producer(t)
         name = producer.name if producer is not None else "input"
         out.append(Sensitivity(t, name, added, sqnr[t], fallback, share[t]))
-    out.sort(key=lambda s: (-s.error_share if s.error_share is not None else np.inf, -s.added_nsr))
+    out.sort(key=lambda s: (-_above_noise(s.error_share), -s.added_nsr))
     return out
+
+
+MIN_SHARE = 0.02  # of the output error: smaller shares (and negative ones) are measurement noise
+
+
+def _above_noise(share: float | None) -> float:
+    """The share to rank by: 0 (rank by the added error) unless it clears MIN_SHARE."""
+    return share if share is not None and share >= MIN_SHARE else 0.0
