@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common  # noqa: E402
 
-from int8ptq.config import QuantConfig, TuneConfig  # noqa: E402
+from int8ptq.config import Metric, QuantConfig, TuneConfig  # noqa: E402
 from int8ptq.tune import search  # noqa: E402
 
 IMAGES = 600
@@ -31,7 +31,7 @@ def _tune(fp32: Path, out: Path, by_share: bool) -> list[str]:
     """One tune run; the cells of its row."""
     compare = search.compare
     if not by_share:  # the ranking before: no shares measured, so rank() orders by added error
-        search.compare = functools.partial(compare, attributed=False)  # type: ignore[assignment]
+        search.compare = functools.partial(compare, attributed=False)
     try:
         t = time.perf_counter()
         res = search.tune(
@@ -40,7 +40,7 @@ def _tune(fp32: Path, out: Path, by_share: bool) -> list[str]:
             str(common.DATA / "calib.txt"),
             str(common.DATA / "eval.txt"),
             config=QuantConfig(threads=2),
-            tcfg=TuneConfig(max_drop=BUDGET, metric="agreement", eval_images=IMAGES),
+            tcfg=TuneConfig(max_drop=BUDGET, metric=Metric.AGREEMENT, eval_images=IMAGES),
             report_dir=out.parent / f"{out.stem}-report",
         )
         seconds = time.perf_counter() - t
@@ -67,7 +67,7 @@ def main() -> None:
     for name in a.models.split(","):
         w = Path(tempfile.mkdtemp(prefix=f"int8ptq-tune-{name}-"))
         fp32 = common.export_zoo(name, w / "fp32.onnx")
-        for by_share, label in ((True, "share of the output error (default)"), (False, "added error (before)")):
+        for by_share, label in ((True, "share of output error (default)"), (False, "added error (before)")):
             out = w / f"{'share' if by_share else 'added'}.onnx"
             row = [name, label, *_tune(fp32, out, by_share)]
             print(row, flush=True)
