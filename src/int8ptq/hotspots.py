@@ -118,6 +118,23 @@ def as_float(model: onnx.ModelProto, tensor: str, bounds: tuple[float, float] | 
     return g.to_model()
 
 
+def share_in_float(
+    g: Graph,
+    fused: set[str],
+    model: onnx.ModelProto,
+    tensors: list[str],
+    feeds: list[Feeds],
+    reference: list[Feeds],
+    base: float,
+    threads: int | None = None,
+) -> float:
+    """The share of `model`'s output error `base` that goes away with `tensors` in float
+    (negative: the error grows). `fused`: the Relu/Clip nodes folded into quantized ranges."""
+    for t in tensors:
+        model = as_float(model, t, folded_bounds(g, fused, t))
+    return 1.0 - output_error(model, feeds, reference, threads) / base
+
+
 def folded_bounds(g: Graph, fused: set[str], tensor: str) -> tuple[float, float] | None:
     """The (lo, hi) of the Relu/Clip (one of the `fused` nodes) folded into `tensor`'s range."""
     node = g.producer(tensor)
@@ -155,10 +172,7 @@ def find_hotspots(g: Graph, plan: QuantPlan, model: onnx.ModelProto, stash: Samp
     candidates = [t for t, ls in layers.items() if any(n in costs for n in ls) and cost[t] <= BUDGET * total]
 
     def share(tensors: list[str]) -> float:
-        m = model
-        for t in tensors:
-            m = as_float(m, t, folded_bounds(g, fused, t))
-        return 1.0 - output_error(m, feeds, reference) / base
+        return share_in_float(g, fused, model, tensors, feeds, reference, base)
 
     found: dict[str, str] = {}
     spent = 0.0

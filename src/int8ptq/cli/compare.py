@@ -68,11 +68,10 @@ def run(a: argparse.Namespace) -> int:
 
 
 def _shares_table(r: CompareResult, top: int) -> None:
-    measured = [t for t in r.tensors if t.error_share is not None]
-    if not measured:
+    ranked = r.by_share()
+    if not ranked:
         console.print("no shares of the output error: the INT8 outputs equal FP32's, or none is float")
         return
-    ranked = sorted(measured, key=lambda t: -(t.error_share or 0.0))
     table(
         "where the output error comes from: each tensor alone back in FP32, largest share first",
         ["tensor", "error share", "compute in FP32", "FP32 layers"],

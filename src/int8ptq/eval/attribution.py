@@ -1,7 +1,7 @@
 """Where the output error comes from: each quantized tensor's share of it.
 
 A tensor's share is the part of the INT8 model's output error that goes away when that tensor
-alone is back in float, as a model that keeps it float computes it (hotspots.as_float: its
+alone is back in float, as a model that keeps it float computes it (hotspots.share_in_float: its
 QuantizeLinear -> DequantizeLinear taken out, a folded Relu/Clip put back). The per-tensor
 SQNR of `compare` grows along the graph and says little about what the output pays for; the
 shares say it, and what keeping a tensor in FP32 (`--exclude`) would buy and cost.
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import onnx
 
-from int8ptq.hotspots import Feeds, as_float, float_layers, folded_bounds, layer_costs, output_error
+from int8ptq.hotspots import Feeds, float_layers, layer_costs, output_error, share_in_float
 from int8ptq.ir import Graph
 
 QDQ = ("QuantizeLinear", "DequantizeLinear")
@@ -76,10 +76,9 @@ def attribute(
     total = sum(costs.values()) or 1.0
     out = []
     for t in track(list(tensors)):
-        m = as_float(int8, t, folded_bounds(g, fused, t))
         layers = float_layers(g, planned, fused, t)
         spent = sum(costs.get(n, 0.0) for n in layers) / total
-        share = 1.0 - output_error(m, feeds, reference, threads) / base
+        share = share_in_float(g, fused, int8, [t], feeds, reference, base, threads)
         out.append(ErrorShare(t, share, spent, tuple(layers)))
     out.sort(key=lambda e: -e.share)
     return out

@@ -74,6 +74,11 @@ class CompareResult:
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
+    def by_share(self) -> list[TensorError]:
+        """The tensors whose share of the output error was measured, largest share first."""
+        measured = [t for t in self.tensors if t.error_share is not None]
+        return sorted(measured, key=lambda t: -(t.error_share or 0.0))
+
 
 class _Acc:
     """Whole-tensor sums plus per-channel (axis 1) signal and noise."""

@@ -107,9 +107,7 @@ def write_report(res: CompareResult, folder: str | os.PathLike[str], *, fp32: st
 
 def _shares_section(res: CompareResult, top: int = 20) -> list[str]:
     """The largest shares of the output error (`compare --attribute`), if they were measured."""
-    ranked = sorted(
-        (t for t in res.tensors if t.error_share is not None), key=lambda t: -(t.error_share or 0)
-    )
+    ranked = res.by_share()
     if not ranked:
         return []
     lines = [
