@@ -113,6 +113,10 @@ def result_path(d: Path, slug: str, column: str) -> Path:
     return d / "results" / f"{slug}.{column}.json"
 
 
+def logits_path(d: Path, slug: str, column: str) -> Path:
+    return d / "results" / f"{slug}.{column}.npy"
+
+
 def evaluate_column(d: Path, column: str, only: set[str] | None = None) -> None:
     x, y, ref = eval_arrays(d)
     (d / "results").mkdir(exist_ok=True)
@@ -123,7 +127,10 @@ def evaluate_column(d: Path, column: str, only: set[str] | None = None) -> None:
         if out.exists() and json.loads(out.read_text()).get("sha") == sha:
             continue
         t = time.perf_counter()
-        s = score(common.predict(runner(f, column), x), y, ref)
+        logits = common.predict(runner(f, column), x)
+        if slug.startswith("int8ptq"):  # kept for benchmarks/kernel_noise.py (columns against each other)
+            np.save(logits_path(d, slug, column), logits)
+        s = score(logits, y, ref)
         s.update(sha=sha, images=len(x), seconds=round(time.perf_counter() - t, 1))
         out.write_text(json.dumps(s, indent=1))
         print(f"{d.name} {column:8s} {slug:45s} agreement {100 * s['agreement']:.2f}%", flush=True)
