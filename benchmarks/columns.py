@@ -26,6 +26,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -44,7 +45,10 @@ def digest(path: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def runner(path: Path, column: str, threads: int = 2) -> Callable[[np.ndarray], np.ndarray]:
+def runner(
+    path: Path, column: str, threads: int = 2, every_output: bool = False
+) -> Callable[[np.ndarray], Any]:
+    """x -> the first output (or, with `every_output`, the list of all outputs)."""
     if column in ORT_COLUMNS:
         import onnxruntime as ort
 
@@ -57,13 +61,19 @@ def runner(path: Path, column: str, threads: int = 2) -> Callable[[np.ndarray], 
         )
         s = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
         name = s.get_inputs()[0].name
-        return lambda x: s.run(None, {name: x})[0]
+        return lambda x: s.run(None, {name: x}) if every_output else s.run(None, {name: x})[0]
     import openvino as ov
 
     cfg = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
     c = ov.Core().compile_model(str(path), "CPU", cfg)
-    req, out = c.create_infer_request(), c.outputs[0]
-    return lambda x: np.asarray(req.infer({0: x})[out]).copy()
+    req = c.create_infer_request()
+
+    def run(x: np.ndarray) -> Any:
+        r = req.infer({0: x})
+        outs = [np.asarray(r[o]).copy() for o in (c.outputs if every_output else c.outputs[:1])]
+        return outs if every_output else outs[0]
+
+    return run
 
 
 def eval_arrays(d: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

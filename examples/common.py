@@ -97,6 +97,54 @@ def finish(result: dict, path: Path | None) -> None:
         path.write_text(text)
 
 
+# --- detection -----------------------------------------------------------------------------
+
+MATCH_IOU = 0.5  # a box matches a reference box of the same class at this IoU
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of boxes a (n, 4) and b (m, 4), x1 y1 x2 y2: (n, m)."""
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
+    area = lambda x: np.prod(x[:, 2:] - x[:, :2], axis=1)  # noqa: E731
+    return inter / np.maximum(area(a)[:, None] + area(b)[None, :] - inter, 1e-9)
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
+    """Indices of the boxes greedy NMS keeps, highest score first."""
+    order, chosen = np.argsort(-scores), []
+    while len(order):
+        i, order = order[0], order[1:]
+        chosen.append(i)
+        order = order[iou(boxes[i : i + 1], boxes[order])[0] <= threshold]
+    return np.asarray(chosen, np.int64)
+
+
+Boxes = tuple[np.ndarray, np.ndarray]  # (n, 4) x1 y1 x2 y2, (n,) classes
+
+
+def matched(ref: Boxes, got: Boxes) -> int:
+    """Boxes of `got` matched one-to-one to boxes of `ref` of the same class with IoU >= 0.5."""
+    n = 0
+    for c in np.intersect1d(ref[1], got[1]):
+        m = iou(ref[0][ref[1] == c], got[0][got[1] == c])
+        while m.size and m.max() >= MATCH_IOU:
+            i, j = np.unravel_index(m.argmax(), m.shape)
+            n += 1
+            m[i, :], m[:, j] = -1, -1
+    return n
+
+
+def box_f1(refs: list[Boxes], gots: list[Boxes]) -> tuple[float, int]:
+    """Box F1 of detections against the reference's (one entry per image); the number of
+    reference boxes."""
+    tp = nr = ng = 0
+    for r, g in zip(refs, gots, strict=True):
+        tp, nr, ng = tp + matched(r, g), nr + len(r[0]), ng + len(g[0])
+    return (2 * tp / (nr + ng) if nr + ng else 1.0), nr
+
+
 # --- text rendering -----------------------------------------------------------------------
 
 WORDS = (  # noqa: SIM905 - a paragraph of words reads better than a list
