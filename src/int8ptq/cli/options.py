@@ -138,29 +138,8 @@ def add_threads(p: argparse.ArgumentParser | Any, what: str = "onnxruntime threa
     p.add_argument("--threads", type=positive, metavar="N", help=f"{what} (default: the runtime's choice)")
 
 
-def add_quant_options(p: argparse.ArgumentParser) -> None:
-    """The options of `quantize`, shared as they are with `tune`."""
-    from int8ptq.calib.ranges import RangeMethod
-    from int8ptq.config import QuantConfig, Rounding
-    from int8ptq.quant.isa import Isa
-    from int8ptq.quant.rules import Runtime
-
-    g = p.add_argument_group("quantization")
-    g.add_argument(
-        "--method",
-        choices=values(RangeMethod),
-        default=default(QuantConfig, "method"),
-        help="activation range method",
-    )
-    g.add_argument(
-        "--per-tensor", action="store_true", help="one weight scale per layer instead of per output channel"
-    )
-    g.add_argument(
-        "--rounding",
-        choices=values(Rounding),
-        default=default(QuantConfig, "rounding"),
-        help="weight rounding: compensate (GPTQ-style, from calibration statistics) or nearest",
-    )
+def _add_switches(g: argparse._ArgumentGroup) -> None:
+    """The on/off steps of `quantize`: each flag names the default it turns around."""
     g.add_argument(
         "--equalize",
         action="store_true",
@@ -184,6 +163,32 @@ def add_quant_options(p: argparse.ArgumentParser) -> None:
         help="quantize every layer it can, even where one activation's quantization alone causes a fifth "
         "of the output error and its layers, kept in float, cost under 5%% of the compute",
     )
+
+
+def add_quant_options(p: argparse.ArgumentParser) -> None:
+    """The options of `quantize`, shared as they are with `tune`."""
+    from int8ptq.calib.ranges import RangeMethod
+    from int8ptq.config import QuantConfig, Rounding
+    from int8ptq.quant.isa import Isa
+    from int8ptq.quant.rules import Runtime
+
+    g = p.add_argument_group("quantization")
+    g.add_argument(
+        "--method",
+        choices=values(RangeMethod),
+        default=default(QuantConfig, "method"),
+        help="activation range method",
+    )
+    g.add_argument(
+        "--per-tensor", action="store_true", help="one weight scale per layer instead of per output channel"
+    )
+    g.add_argument(
+        "--rounding",
+        choices=values(Rounding),
+        default=default(QuantConfig, "rounding"),
+        help="weight rounding: compensate (GPTQ-style, from calibration statistics) or nearest",
+    )
+    _add_switches(g)
     g.add_argument(
         "--target-isa",
         choices=values(Isa),
