@@ -101,19 +101,20 @@ def output_error(
     return float(np.mean(errs)) if errs else 0.0
 
 
-def as_float(model: onnx.ModelProto, tensor: str, bounds: tuple[float, float] | None) -> onnx.ModelProto:
-    """`model` with `tensor` in float, as the plan that keeps it float computes it: its
-    QuantizeLinear -> DequantizeLinear taken out, and where a Relu/Clip was folded into its
-    range, that activation's own bounds (`bounds`) put back."""
+def as_float(model: onnx.ModelProto, bounds: dict[str, tuple[float, float] | None]) -> onnx.ModelProto:
+    """`model` with each tensor of `bounds` in float, as the plan that keeps it float computes
+    it: its QuantizeLinear -> DequantizeLinear taken out, and where a Relu/Clip was folded into
+    its range, that activation's own bounds put back (None: none was folded)."""
     g = Graph(model)
-    for q in [n for n in g.consumers(tensor) if n.op_type == "QuantizeLinear"]:
-        clip = []
-        if bounds is not None:
-            clip = [g.add_initializer(g.fresh("float_lo"), np.array(bounds[0], np.float32))]
-            clip.append(g.add_initializer(g.fresh("float_hi"), np.array(bounds[1], np.float32)))
-        for dq in [n for n in g.consumers(q.output[0]) if n.op_type == "DequantizeLinear"]:
-            op = "Clip" if clip else "Identity"
-            g.replace_node(dq, onnx.helper.make_node(op, [tensor, *clip], [dq.output[0]], name=dq.name))
+    for tensor, lo_hi in bounds.items():
+        for q in [n for n in g.consumers(tensor) if n.op_type == "QuantizeLinear"]:
+            clip = []
+            if lo_hi is not None:
+                clip = [g.add_initializer(g.fresh("float_lo"), np.array(lo_hi[0], np.float32))]
+                clip.append(g.add_initializer(g.fresh("float_hi"), np.array(lo_hi[1], np.float32)))
+            for dq in [n for n in g.consumers(q.output[0]) if n.op_type == "DequantizeLinear"]:
+                op = "Clip" if clip else "Identity"
+                g.replace_node(dq, onnx.helper.make_node(op, [tensor, *clip], [dq.output[0]], name=dq.name))
     g.cleanup()
     return g.to_model()
 
@@ -130,8 +131,7 @@ def share_in_float(
 ) -> float:
     """The share of `model`'s output error `base` that goes away with `tensors` in float
     (negative: the error grows). `fused`: the Relu/Clip nodes folded into quantized ranges."""
-    for t in tensors:
-        model = as_float(model, t, folded_bounds(g, fused, t))
+    model = as_float(model, {t: folded_bounds(g, fused, t) for t in tensors})
     return 1.0 - output_error(model, feeds, reference, threads) / base
 
 
