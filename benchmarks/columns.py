@@ -134,7 +134,8 @@ def evaluate_column(d: Path, column: str, only: set[str] | None = None) -> None:
         if only and slug not in only:
             continue
         out, sha = result_path(d, slug, column), digest(f)
-        if out.exists() and json.loads(out.read_text()).get("sha") == sha:
+        kept = not slug.startswith("int8ptq") or logits_path(d, slug, column).exists()
+        if out.exists() and json.loads(out.read_text()).get("sha") == sha and kept:
             continue
         t = time.perf_counter()
         logits = common.predict(runner(f, column), x)

@@ -109,7 +109,7 @@ def _cls_score(refs: list[np.ndarray], gots: list[np.ndarray]) -> float:
 
 
 def model_file(key: str) -> Path:
-    """The shipped .onnx file of `key` (yolo, det, rec, cls)."""
+    """The shipped .onnx file of `key` (yolo, det, rec, cls, layout)."""
     parts = {"yolo": EX.yolo.MODEL, "det": EX.det.MODEL, "rec": EX.rec.MODEL, "cls": EX.cls.MODEL}
     parts["layout"] = EX.layout.MODEL
     if key not in parts:
@@ -234,9 +234,7 @@ def _one_line(e: BaseException, width: int = 320) -> str:
 
 
 def _save_list(path: Path, arrays: list[np.ndarray]) -> None:
-    tmp = path.with_name(".tmp-" + path.name)
-    np.savez(tmp, **{f"{i:05d}": a for i, a in enumerate(arrays)})
-    tmp.replace(path)
+    _save_outputs(path, [[a] for a in arrays])
 
 
 def _load_list(path: Path) -> list[np.ndarray]:

