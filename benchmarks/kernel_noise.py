@@ -19,7 +19,6 @@ computation: the difference between them is the noise floor of the agreement col
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -37,16 +36,10 @@ SLUGS = {"int8ptq-default": "defaults (portable)", "int8ptq-vnni": "--target-isa
 
 
 def _logits(d: Path, slug: str) -> dict[str, np.ndarray]:
-    """The kept logits of `slug` in every column, if they belong to the current model file."""
-    out = {}
-    for c in columns.COLUMNS:
-        p, r = columns.logits_path(d, slug, c), columns.result_path(d, slug, c)
-        if not (p.exists() and r.exists()):
-            continue
-        f = d / "models" / json.loads((d / "models" / f"{slug}.json").read_text())["file"]
-        if json.loads(r.read_text()).get("sha") == columns.digest(f):
-            out[c] = np.load(p)
-    return out
+    """The kept logits of `slug` in every column whose result belongs to the current model file."""
+    current = columns.load_results(d).get(slug, {})
+    paths = {c: columns.logits_path(d, slug, c) for c in current}
+    return {c: np.load(p) for c, p in paths.items() if p.exists()}
 
 
 def _rms(a: np.ndarray, b: np.ndarray) -> float:
