@@ -27,6 +27,7 @@ from int8ptq.pipeline import build, calibrate, prepare_model  # noqa: E402
 CONFIGS = {
     "defaults": QuantConfig(),
     "nearest rounding": QuantConfig(rounding=Rounding.NEAREST),
+    "ranges: minmax": QuantConfig(method=RangeMethod.MINMAX),
     "ranges: percentile": QuantConfig(method=RangeMethod.PERCENTILE),
     "ranges: kl": QuantConfig(method=RangeMethod.KL),
     "ranges: output": QuantConfig(method=RangeMethod.OUTPUT),

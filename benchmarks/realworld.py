@@ -207,6 +207,7 @@ def settings() -> list[Setting]:
     out = [
         Setting("int8ptq", "int8ptq-default", "int8ptq defaults (`int8ptq quantize`)"),
         Setting("int8ptq", "int8ptq-openvino", "int8ptq `--runtime openvino`", (("runtime", "openvino"),)),
+        Setting("int8ptq", "int8ptq-minmax", "int8ptq `--method minmax`", (("method", "minmax"),)),
     ]
     for method in ("MinMax", "Percentile", "Entropy"):
         for pc in (True, False):

@@ -1,12 +1,12 @@
-"""The single-output real models (PP-OCRv5 rec and cls) re-scored on more held-out samples.
+"""YOLOv8n and the single-output PP-OCRv5 models (rec and cls) re-scored on more held-out samples.
 
-benchmarks/realworld.py judges each tool on 60 rec lines and 100 cls lines, where one sample
-moves a score by 1.7 or 1.0 points. This script renders N held-out samples the same way (the
-first ones are the same), and scores every model file realworld.py left in WORK/<model>/models
+benchmarks/realworld.py judges each tool on 200 photos (about 70 FP32 boxes), 60 rec lines and
+100 cls lines, where one box or sample moves a score by 0.7 to 1.7 points. This script takes N
+held-out samples the same way (the first ones are the same), and scores every model file realworld.py left in WORK/<model>/models
 (int8ptq, each onnxruntime setting, NNCF) against FP32 on each backend that loads it. Writes its
 section of BENCHMARKS.md.
 
-    python benchmarks/realworld_more.py [--rec 400] [--cls 600]
+    python benchmarks/realworld_more.py [--yolo 600] [--rec 400] [--cls 600]
 """
 
 from __future__ import annotations
@@ -64,20 +64,22 @@ def rows_for(key: str, n: int) -> list[list[str]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--yolo", type=int, default=600, help="eval.txt photos for YOLOv8n")
     ap.add_argument("--rec", type=int, default=400, help="rendered rec lines")
     ap.add_argument("--cls", type=int, default=600, help="rendered cls lines")
     a = ap.parse_args()
-    rows = rows_for("rec", a.rec) + rows_for("cls", a.cls)
+    rows = rows_for("yolo", a.yolo) + rows_for("rec", a.rec) + rows_for("cls", a.cls)
     body = (
-        f'The models of "Real models as shipped" (same files, same calibration) on {a.rec} held-out rec '
-        f"lines and {a.cls} held-out cls lines (every other turned 180 degrees), rendered as there "
-        "(the first 60 and 100 are the same samples). Score against FP32 on the same backend.\n\n"
+        f'The models of "Real models as shipped" (same files, same calibration) on {a.yolo} held-out '
+        f"eval.txt photos, {a.rec} held-out rec lines and {a.cls} held-out cls lines (every other turned "
+        "180 degrees), made as there (the first 200, 60 and 100 are the same samples). Score against "
+        "FP32 on the same backend.\n\n"
         + common.md_table(["model", "metric", "file", *BACKENDS.values()], rows)
     )
     common.update_section(
         "Real models: more held-out samples",
         body,
-        f"python benchmarks/realworld_more.py --rec {a.rec} --cls {a.cls}",
+        f"python benchmarks/realworld_more.py --yolo {a.yolo} --rec {a.rec} --cls {a.cls}",
     )
 
 
