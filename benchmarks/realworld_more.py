@@ -2,9 +2,9 @@
 
 benchmarks/realworld.py judges each tool on 200 photos (about 70 FP32 boxes), 60 rec lines and
 100 cls lines, where one box or sample moves a score by 0.7 to 1.7 points. This script takes N
-held-out samples the same way (the first ones are the same), and scores every model file realworld.py left in WORK/<model>/models
-(int8ptq, each onnxruntime setting, NNCF) against FP32 on each backend that loads it. Writes its
-section of BENCHMARKS.md.
+held-out samples the same way (the first ones are the same), and scores every model file
+realworld.py left in WORK/<model>/models (int8ptq, each onnxruntime setting, NNCF) against FP32
+on each backend that loads it. Writes its section of BENCHMARKS.md.
 
     python benchmarks/realworld_more.py [--yolo 600] [--rec 400] [--cls 600]
 """
