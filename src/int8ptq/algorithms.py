@@ -31,6 +31,7 @@ from int8ptq.quant.rounding import CompensatingRounder
 from int8ptq.quant.rules import RULES
 from int8ptq.quant.saturation import guard_for
 
+EVERY_VALUE = 1 << 62  # a histogram sample size larger than any tensor: every value
 Requests = dict[str, tuple[str, Observer[Any]]]  # key -> (tensor, observer of that tensor)
 
 
@@ -68,12 +69,14 @@ class RangeEstimation:
     histogram: bool
     bins: int
     exact: bool = False
+    samples: int | None = 2048  # values per calibration sample in each histogram; None: all
     observers: dict[str, MinMaxObserver] = field(default_factory=dict)
 
     def needs(self, g: Graph, plan: QuantPlan | None) -> Requests:
         assert plan is not None
+        samples = EVERY_VALUE if self.samples is None else self.samples
         self.observers = {
-            t: HistogramObserver(self.bins, exact=self.exact) if self.histogram else MinMaxObserver()
+            t: HistogramObserver(self.bins, samples, self.exact) if self.histogram else MinMaxObserver()
             for t in plan.activations
         }
         return {f"range:{t}": (t, o) for t, o in self.observers.items()}

@@ -44,6 +44,9 @@ class QuantConfig:
     batch_size: int = 16  # calibration batch size
     percentile: float = 99.999
     bins: int = 2048
+    # values of each calibration sample kept in a tensor's range histogram (a strided grid over
+    # H and W, or seeded positions); None: every value (BENCHMARKS.md, "Calibration spread")
+    histogram_samples: int | None = 2048
     exclude: tuple[str, ...] = ()  # node names or op types kept in FP32
     # preprocessing: a preset name, or a Preprocessing (a preset with fields overridden);
     # None: the values recorded in the model, else its named preset, else torchvision
@@ -59,6 +62,8 @@ class QuantConfig:
         object.__setattr__(self, "exclude", tuple(self.exclude))
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if self.histogram_samples is not None and self.histogram_samples < 1:
+            raise ValueError("histogram_samples must be at least 1 (None: every value)")
         if not 50.0 < self.percentile <= 100.0:
             raise ValueError("percentile must be in (50, 100]")
 

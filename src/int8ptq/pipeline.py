@@ -163,7 +163,7 @@ def calibrate(
     `exact`: histograms also keep the true min and max (a full pass over every tensor)."""
     hist = cfg.method.needs_histogram if histogram is None else histogram
     cov = cfg.rounding is Rounding.COMPENSATE if covariance is None else covariance
-    ranges = RangeEstimation(hist, cfg.bins, exact)
+    ranges = RangeEstimation(hist, cfg.bins, exact, cfg.histogram_samples)
     algorithms: list[Algorithm] = [ranges]
     rounding = CompensatingRounding() if cov else None
     want_samples = cfg.method is RangeMethod.OUTPUT if samples is None else samples
