@@ -35,9 +35,10 @@ from int8ptq.api import quantize  # noqa: E402
 from int8ptq.calib.ranges import RangeMethod  # noqa: E402
 from int8ptq.config import QuantConfig  # noqa: E402
 
-CONFIGS = {
-    "mse, histograms of 2048 values per sample": QuantConfig(histogram_samples=2048),
-    "mse, histograms of every value": QuantConfig(histogram_samples=None),
+CONFIGS = {  # mse ranges from histograms of this many values per calibration sample, and minmax
+    "mse, 2048 values per sample": QuantConfig(histogram_samples=2048),
+    "mse, 65536 values per sample": QuantConfig(histogram_samples=65536),
+    "mse, every value": QuantConfig(histogram_samples=None),
     "minmax": QuantConfig(method=RangeMethod.MINMAX),
 }
 N_EVAL = {"yolo": 600, "rec": 400, "cls": 600}

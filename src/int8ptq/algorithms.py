@@ -69,7 +69,7 @@ class RangeEstimation:
     histogram: bool
     bins: int
     exact: bool = False
-    samples: int | None = 2048  # values per calibration sample in each histogram; None: all
+    samples: int | None = 65536  # values per calibration sample in each histogram; None: all
     observers: dict[str, MinMaxObserver] = field(default_factory=dict)
 
     def needs(self, g: Graph, plan: QuantPlan | None) -> Requests:

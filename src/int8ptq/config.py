@@ -46,7 +46,7 @@ class QuantConfig:
     bins: int = 2048
     # values of each calibration sample kept in a tensor's range histogram (a strided grid over
     # H and W, or seeded positions); None: every value (BENCHMARKS.md, "Calibration spread")
-    histogram_samples: int | None = 2048
+    histogram_samples: int | None = 65536
     exclude: tuple[str, ...] = ()  # node names or op types kept in FP32
     # preprocessing: a preset name, or a Preprocessing (a preset with fields overridden);
     # None: the values recorded in the model, else its named preset, else torchvision

@@ -216,6 +216,15 @@ def add_quant_options(p: argparse.ArgumentParser) -> None:
         help="calibration batch size",
     )
     g.add_argument(
+        "--histogram-samples",
+        type=samples_or_all,
+        metavar="N|all",
+        default=default(QuantConfig, "histogram_samples"),
+        help="values of each calibration sample kept in a tensor's range histogram (a strided grid "
+        "over H and W); all: every value (more memory and time; see BENCHMARKS.md, "
+        '"Calibration spread")',
+    )
+    g.add_argument(
         "--exclude",
         action="append",
         default=[],
@@ -244,11 +253,18 @@ def quant_config(a: argparse.Namespace) -> Any:
             preset=preprocessing(a),
             calib_images=a.calib_images,
             batch_size=a.batch_size,
+            histogram_samples=a.histogram_samples,
             exclude=tuple(name for arg in a.exclude for name in arg.split(",") if name),
             threads=a.threads,
         )
     except ValueError as e:
         raise UserError(str(e)) from None
+
+
+def samples_or_all(text: str) -> int | None:
+    if text.strip().lower() == "all":
+        return None
+    return positive(text)
 
 
 def floats3(text: str) -> tuple[float, float, float]:
