@@ -42,6 +42,11 @@ CONFIGS = {  # mse ranges from histograms of this many values per calibration sa
     "minmax": QuantConfig(method=RangeMethod.MINMAX),
 }
 N_EVAL = {"yolo": 600, "rec": 400, "cls": 600}
+DESCRIBED = {
+    "yolo": "yolo: 64 of the 100 calib.txt photos, so two draws share about 41; 600 eval.txt photos",
+    "rec": "rec: 48 rendered lines; 400 held-out lines",
+    "cls": "cls: 64 rendered lines, every other turned; 600 held-out lines",
+}
 YOLO_CALIB, YOLO_POOL = 64, 100
 
 
@@ -65,8 +70,8 @@ def outputs(path: Path, xs: list[np.ndarray]) -> list[np.ndarray]:
     return [np.asarray(run(x[None])) for x in xs]
 
 
-def scores_for(key: str, draws: int, d: Path) -> dict[str, tuple[list[float], list[float]]]:
-    """configuration -> (the score of each draw, the quantize time of each draw)."""
+def scores_for(key: str, draws: int, d: Path) -> tuple[rw.Task, dict[str, tuple[list[float], list[float]]]]:
+    """The task, and configuration -> (the score of each draw, the quantize time of each draw)."""
     task = rw.make_task(key, n_eval=N_EVAL[key])
     name = onnx.load(task.fp32, load_external_data=False).graph.input[0].name
     ref = outputs(task.fp32, task.eval)
@@ -80,7 +85,7 @@ def scores_for(key: str, draws: int, d: Path) -> dict[str, tuple[list[float], li
             got[label][1].append(time.perf_counter() - t)
             got[label][0].append(task.score(ref, outputs(out, task.eval)))
             print(key, i, label, f"{got[label][0][-1]:.4f}", f"{got[label][1][-1]:.0f} s", flush=True)
-    return got
+    return task, got
 
 
 def main() -> None:
@@ -88,11 +93,14 @@ def main() -> None:
     ap.add_argument("--models", default="yolo,rec,cls")
     ap.add_argument("--draws", type=int, default=5)
     a = ap.parse_args()
+    if a.draws < 2:
+        raise SystemExit("--draws: at least 2 (a spread needs two draws)")
+    keys = a.models.split(",")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for key in a.models.split(","):
-            task = rw.make_task(key, n_eval=1)
-            for label, (s, secs) in scores_for(key, a.draws, Path(tmp)).items():
+        for key in keys:
+            task, got = scores_for(key, a.draws, Path(tmp))
+            for label, (s, secs) in got.items():
                 v = np.array(s)
                 rows.append(
                     [task.name, task.metric, label, f"{v.mean():.3f}", f"{v.std(ddof=1):.3f}"]
@@ -100,12 +108,13 @@ def main() -> None:
                 )
     cols = ["model", "metric", "configuration", "mean", "sd", "min - max", "draw 0", "quantize"]
     body = (
-        f"Each configuration made from {a.draws} calibration draws of the same kind and size (yolo: 64"
-        " of the 100 calib.txt photos; rec: 48 rendered lines; cls: 64 rendered lines, every other"
-        " turned; draw 0 is benchmarks/realworld.py's), fed to `int8ptq.quantize` as one sample per"
-        " batch, and scored against FP32 on onnxruntime on the held-out samples of"
-        " benchmarks/realworld_more.py (600 photos, 400 lines, 600 lines). sd: the sample standard"
-        " deviation over draws.\n\n" + common.md_table(cols, rows)
+        f"Each configuration made from {a.draws} calibration draws of the same kind and size ("
+        + "; ".join(DESCRIBED[k] for k in keys)
+        + "), fed to `int8ptq.quantize` as one sample per batch, and scored against FP32 on"
+        " onnxruntime on held-out samples. Draw 0 holds benchmarks/realworld.py's samples, which"
+        " that script feeds as a folder of .npz files through the CLI, batched; histograms re-bin"
+        " as batches widen their range, so its draw-0 score can differ from realworld.py's. sd: the"
+        " sample standard deviation over draws.\n\n" + common.md_table(cols, rows)
     )
     cmd = f"python benchmarks/calib_spread.py --models {a.models} --draws {a.draws}"
     common.update_section("Calibration spread", body, cmd)

@@ -17,7 +17,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from int8ptq.calib.covariance import CovarianceObserver, observer_or_reason
-from int8ptq.calib.observers import ChannelMaxObserver, HistogramObserver, MinMaxObserver, Observer
+from int8ptq.calib.observers import (
+    HISTOGRAM_SAMPLES,
+    ChannelMaxObserver,
+    HistogramObserver,
+    MinMaxObserver,
+    Observer,
+)
 from int8ptq.calib.ranges import Curve, RangeMethod, RangeOptions, compute_range, expected_error
 from int8ptq.calib.samples import RowSampleObserver
 from int8ptq.ir import Graph
@@ -69,7 +75,7 @@ class RangeEstimation:
     histogram: bool
     bins: int
     exact: bool = False
-    samples: int | None = 65536  # values per calibration sample in each histogram; None: all
+    samples: int | None = HISTOGRAM_SAMPLES  # values per calibration sample in each histogram; None: all
     observers: dict[str, MinMaxObserver] = field(default_factory=dict)
 
     def needs(self, g: Graph, plan: QuantPlan | None) -> Requests:
@@ -277,4 +283,3 @@ def requests_of(algorithms: list[Algorithm], g: Graph, plan: QuantPlan | None) -
     for a in algorithms:
         out.update(a.needs(g, plan))
     return out
-

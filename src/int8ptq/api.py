@@ -115,6 +115,7 @@ def quantize(
         seconds=time.perf_counter() - t0,
         settings={
             "method": cfg.method.value,
+            "histogram_samples": cfg.histogram_samples,  # None: every value
             "per_channel": cfg.per_channel,
             "preset": prep.preset.name if recorded is not None else "none",
             "preprocessing": json.loads(recorded) if recorded is not None else {},

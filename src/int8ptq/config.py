@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from int8ptq.calib.observers import HISTOGRAM_SAMPLES
 from int8ptq.calib.ranges import RangeMethod
 from int8ptq.data.presets import Preprocessing
 from int8ptq.errors import UserError
@@ -46,7 +47,7 @@ class QuantConfig:
     bins: int = 2048
     # values of each calibration sample kept in a tensor's range histogram (a strided grid over
     # H and W, or seeded positions); None: every value (BENCHMARKS.md, "Calibration spread")
-    histogram_samples: int | None = 65536
+    histogram_samples: int | None = HISTOGRAM_SAMPLES
     exclude: tuple[str, ...] = ()  # node names or op types kept in FP32
     # preprocessing: a preset name, or a Preprocessing (a preset with fields overridden);
     # None: the values recorded in the model, else its named preset, else torchvision
@@ -86,9 +87,7 @@ class TuneConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "metric", Metric(self.metric))
         if not 0 <= self.max_drop <= 1:
-            raise UserError(
-                f"max_drop is a fraction in [0, 1] (0.01 = one point), got {self.max_drop}"
-            )
+            raise UserError(f"max_drop is a fraction in [0, 1] (0.01 = one point), got {self.max_drop}")
 
 
 @dataclass(frozen=True)

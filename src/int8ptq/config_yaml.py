@@ -92,6 +92,8 @@ def _build(cls: type, raw: Any, where: str) -> Any:
             value = _build(target, value, f"{where}.{key}")
         elif isinstance(value, list):
             value = tuple(value)
+        elif cls is QuantConfig and key == "histogram_samples" and str(value).lower() == "all":
+            value = None  # every value, as `--histogram-samples all`
         if target is None:
             _check_type(value, typing.get_type_hints(cls)[key], f"{where}.{key}")
         kwargs[key] = value

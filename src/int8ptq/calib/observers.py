@@ -59,12 +59,17 @@ class MinMaxObserver:
             self.count += stat.count - stat.nonfinite
 
 
+# values of each calibration sample kept in a range histogram, by default (BENCHMARKS.md,
+# "Calibration spread": 2048 lost YOLOv8n's confident tails)
+HISTOGRAM_SAMPLES = 65536
+
+
 class HistogramObserver(MinMaxObserver):
     """A fixed-size histogram of each batch's sample (reducers.RangeReducer); when a batch
     falls outside, the range grows and the old counts are re-binned into the new bins
     (linear interpolation of the CDF). lo and hi are the sample's unless `exact`."""
 
-    def __init__(self, bins: int = 2048, samples: int = 2048, exact: bool = False) -> None:
+    def __init__(self, bins: int = 2048, samples: int = HISTOGRAM_SAMPLES, exact: bool = False) -> None:
         super().__init__()
         self.exact = exact  # also the true min and max (a full pass: for the minmax method)
         self.bins = bins

@@ -264,7 +264,10 @@ def quant_config(a: argparse.Namespace) -> Any:
 def samples_or_all(text: str) -> int | None:
     if text.strip().lower() == "all":
         return None
-    return positive(text)
+    try:
+        return positive(text)
+    except argparse.ArgumentTypeError as e:
+        raise argparse.ArgumentTypeError(f"{e} (or 'all': every value)") from None
 
 
 def floats3(text: str) -> tuple[float, float, float]:
