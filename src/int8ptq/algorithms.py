@@ -33,7 +33,7 @@ from int8ptq.quant.isa import Isa
 from int8ptq.quant.plan import QuantPlan
 from int8ptq.quant.qdq import WeightGuard
 from int8ptq.quant.qmath import activation_qparams
-from int8ptq.quant.rounding import CompensatingRounder
+from int8ptq.quant.rounding import CompensatingRounder, Rounded
 from int8ptq.quant.rules import RULES
 from int8ptq.quant.saturation import guard_for
 
@@ -231,6 +231,7 @@ class CompensatingRounding:
 
     observers: dict[str, CovarianceObserver] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)
+    cache: dict[bytes, Rounded] = field(default_factory=dict)  # shared by every build of these stats
 
     def needs(self, g: Graph, plan: QuantPlan | None) -> Requests:
         assert plan is not None
@@ -239,7 +240,7 @@ class CompensatingRounding:
         return {f"weights:{n}": (t, o) for n, (t, o) in found.items()}
 
     def rounder(self) -> CompensatingRounder:
-        return CompensatingRounder(self.observers, self.missing)
+        return CompensatingRounder(self.observers, self.missing, self.cache)
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,14 @@ class ErrorSums:
         self.got += float(b @ b)
         self.max_err = max(self.max_err, float(np.abs(d).max()) if d.size else 0.0)
 
+    def add_sums(self, signal: float, noise: float, dot: float, got: float, diff: np.ndarray) -> None:
+        """Add sums computed elsewhere (per channel, say); `diff` is ref - got."""
+        self.signal += float(signal)
+        self.noise += float(noise)
+        self.dot += float(dot)
+        self.got += float(got)
+        self.max_err = max(self.max_err, float(np.abs(diff).max()) if diff.size else 0.0)
+
     def cosine(self) -> float:
         norm = self.signal * self.got
         return float(self.dot / np.sqrt(norm)) if norm > 0 else 1.0

@@ -51,6 +51,7 @@ from int8ptq.quant.isa import Isa, resolve
 from int8ptq.quant.placement import place
 from int8ptq.quant.plan import QuantPlan
 from int8ptq.quant.qdq import WeightReport, insert_qdq
+from int8ptq.quant.rounding import Rounded
 from int8ptq.quant.rules import Runtime
 from int8ptq.runtime.cpu import cpu_info
 from int8ptq.util.suggest import nearest
@@ -102,6 +103,7 @@ class Statistics:
     samples: dict[str, RowSampleObserver] = field(default_factory=dict)  # for output-aware ranges
     from_images: bool = True  # images decoded by the preset (not arrays fed as given)
     stash: SampleStash | None = None  # the first batches' inputs and FP32 outputs (hotspots)
+    rounded: dict[bytes, Rounded] = field(default_factory=dict)  # weights rounded by earlier builds
 
     @property
     def nonfinite(self) -> dict[str, int]:
@@ -288,7 +290,7 @@ def build(
         ranges = bounded_ranges(prep.graph, ranges, stats.ranges)
     isa = resolve(cfg.target_isa, cpu_info().isa)
     use = cfg.rounding is Rounding.COMPENSATE
-    rounder = CompensatingRounding(stats.weights, stats.no_weights).rounder() if use else None
+    rounder = CompensatingRounding(stats.weights, stats.no_weights, stats.rounded).rounder() if use else None
     g = prep.graph.copy()
     insert_qdq(
         g,

@@ -56,3 +56,24 @@ def test_a_tensor_read_through_hardswish_is_compared_as_its_readers_see_it(tmp_p
     assert c.read_through == "HardSwish" and c.source == "Conv -> HardSwish"
     assert c.sqnr_db > 25  # before HardSwish, the clipped side alone would cost it most of its signal
     assert rows["h"].read_through is None
+
+
+def test_per_tensor_sums_match_float64_over_batches_and_a_changing_channel_count():
+    from int8ptq.eval.compare import _Acc
+
+    rng = np.random.default_rng(0)
+    acc, refs, gots = _Acc(), [], []
+    for shape in [(2, 8, 40, 40), (3, 8, 40, 40)]:
+        ref = (3 + rng.standard_normal(shape)).astype(np.float32)  # an offset: the hard case for sums
+        got = ref + 0.01 * rng.standard_normal(shape).astype(np.float32)
+        acc.update(ref, got)
+        refs.append(ref.astype(np.float64).ravel())
+        gots.append(got.astype(np.float64).ravel())
+    r, g = np.concatenate(refs), np.concatenate(gots)
+    sqnr = 10 * np.log10((r @ r) / ((r - g) @ (r - g)))
+    assert abs(acc.sums.sqnr_db() - sqnr) < 1e-4
+    assert abs(acc.sums.cosine() - (r @ g) / np.sqrt((r @ r) * (g @ g))) < 1e-7  # 1 - cosine is 5e-6
+    assert acc.sums.max_err == np.abs(r - g).max()
+    assert acc.ch_signal is not None and len(acc.ch_signal) == 8
+    acc.update(np.ones((1, 4, 3), np.float32), np.ones((1, 4, 3), np.float32))  # axis 1 is dynamic
+    assert acc.ch_varies and acc.ch_signal is None and np.isfinite(acc.channel_db())

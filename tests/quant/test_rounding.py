@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from onnx import helper
 
-from int8ptq.quant.rounding import DAMP, round_dense, round_depthwise
+from int8ptq.quant.rounding import DAMP, CompensatingRounder, round_dense, round_depthwise
 from int8ptq.quant.saturation import PairGuard
 
 CONV = helper.make_node("Conv", ["x", "w"], ["y"])
@@ -145,3 +145,31 @@ def test_an_input_silent_in_calibration_keeps_its_weights():
     np.testing.assert_array_equal(q[:, live], alone)
     # on data where the channel fires, the output error is that of rounding, not of a lost input
     assert _err(w2, q, scale, x) < 0.5 * _err(w2, np.where(np.arange(4) == 2, 0, q), scale, x)
+
+
+class _Moments:
+    """Second moments of a layer's input, counting how often the rounder asks for them."""
+
+    def __init__(self, x):
+        self.h, self.asked = x @ x.T, 0
+
+    def hessian(self):
+        self.asked += 1
+        return self.h
+
+
+def test_rounder_rounds_a_layer_once_per_distinct_input():
+    w, x = _layer(o=8, cin=3, k=3)
+    w2 = w.reshape(len(w), -1)
+    qmax = np.full(len(w), 127.0)
+    stats = {"conv": _Moments(x)}
+    cache: dict = {}
+    first = CompensatingRounder(stats, cache=cache)("conv", w2, _scale(w2, qmax), qmax)
+    again = CompensatingRounder(stats, cache=cache)("conv", w2, _scale(w2, qmax), qmax)  # a later build
+    assert again is first and stats["conv"].asked == 1
+    assert not first.q.flags.writeable  # shared between builds, so nobody may edit it
+    other = CompensatingRounder(stats, cache=cache)("conv", w2, _scale(w2, qmax) * 1.5, qmax)
+    assert stats["conv"].asked == 2 and not np.array_equal(other.q, first.q)
+    pairs = PairGuard().constraint(CONV, w.shape)
+    guarded = CompensatingRounder(stats, cache=cache)("conv", w2, _scale(w2, qmax), qmax, pairs)
+    assert stats["conv"].asked == 3 and _pairs_ok(guarded.q, w.shape, pairs)

