@@ -65,9 +65,12 @@ HISTOGRAM_SAMPLES = 65536
 
 
 class HistogramObserver(MinMaxObserver):
-    """A fixed-size histogram of each batch's sample (reducers.RangeReducer); when a batch
-    falls outside, the range grows and the old counts are re-binned into the new bins
-    (linear interpolation of the CDF). lo and hi are the sample's unless `exact`."""
+    """A histogram of each batch's sample (reducers.RangeReducer) on a grid anchored at 0:
+    bin i holds [i w, (i + 1) w) with w a power of two, the smallest whose `bins` bins cover
+    the range seen so far. When the range outgrows them, w doubles (or more) and old bins
+    merge exactly into new ones, so the final histogram is that of every sampled value on
+    the grid of the final range: the same whatever the batching and order of the samples.
+    At least half of the bins span the range. lo and hi are the sample's unless `exact`."""
 
     def __init__(self, bins: int = 2048, samples: int = HISTOGRAM_SAMPLES, exact: bool = False) -> None:
         super().__init__()
@@ -75,35 +78,39 @@ class HistogramObserver(MinMaxObserver):
         self.bins = bins
         self.samples = samples  # per image: fixed, seeded positions keep calibration fast
         self.counts = np.zeros(bins, np.float64)
-        self.edges: np.ndarray | None = None
+        self.width = 0.0  # w; 0: nothing seen yet
+        self.first = 0  # the grid index of counts[0]
+
+    @property
+    def edges(self) -> np.ndarray | None:
+        if not self.width:
+            return None
+        return (self.first + np.arange(self.bins + 1, dtype=np.float64)) * self.width
 
     def add(self, stat: RangeStats) -> None:
         super().add(stat)
         if stat.count == stat.nonfinite:
             return
-        blo, bhi = stat.lo, stat.hi
-        if self.edges is None:
-            lo, hi = _span(blo, bhi)
-            self.edges = np.linspace(lo, hi, self.bins + 1)
-        elif blo < self.edges[0] or bhi > self.edges[-1]:
-            lo, hi = _span(min(blo, self.edges[0]), max(bhi, self.edges[-1]))
-            # grow beyond what is needed so that a slowly widening range re-bins rarely
-            width = hi - lo
-            lo = lo - 0.25 * width if blo < self.edges[0] else lo
-            hi = hi + 0.25 * width if bhi > self.edges[-1] else hi
-            self._rebin(np.linspace(lo, hi, self.bins + 1))
+        width, first = _grid(*_span(self.lo, self.hi), self.bins)
+        if width != self.width or first != self.first:
+            self._regrid(width, first)
         if stat.sample.size:
-            self.counts += _histogram(stat.sample, self.edges)
+            self.counts += _histogram(stat.sample, width, first, self.bins)
 
-    def _rebin(self, new_edges: np.ndarray) -> None:
-        assert self.edges is not None
-        cdf = np.concatenate([[0.0], np.cumsum(self.counts)])
-        self.counts = np.diff(np.interp(new_edges, self.edges, cdf, left=0.0, right=cdf[-1]))
-        self.edges = new_edges
+    def _regrid(self, width: float, first: int) -> None:
+        """Move the counts onto a coarser (or shifted) grid: bin j of width w lies inside
+        bin floor(j w / width) exactly, as both widths are powers of two."""
+        held = np.nonzero(self.counts)[0]
+        if self.width and held.size:
+            ratio = round(width / self.width)  # an integer power of two
+            moved = (self.first + held) // ratio - first
+            merged = np.bincount(moved, weights=self.counts[held], minlength=self.bins)
+            self.counts = merged.astype(np.float64)
+        self.width, self.first = width, first
 
     def centers(self) -> np.ndarray:
-        assert self.edges is not None
-        return 0.5 * (self.edges[:-1] + self.edges[1:])
+        assert self.width
+        return (self.first + np.arange(self.bins, dtype=np.float64) + 0.5) * self.width
 
 
 def _span(lo: float, hi: float) -> tuple[float, float]:
@@ -112,11 +119,23 @@ def _span(lo: float, hi: float) -> tuple[float, float]:
     return lo, hi
 
 
-def _histogram(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """np.histogram for uniform edges, via bincount (several times faster)."""
-    bins = len(edges) - 1
-    lo, hi = float(edges[0]), float(edges[-1])
-    idx = ((x - np.float32(lo)) * np.float32(bins / (hi - lo))).astype(np.int32)
+def _grid(lo: float, hi: float, bins: int) -> tuple[float, int]:
+    """(w, first): the smallest power of two w with [lo, hi] in `bins` bins of the grid
+    i w, and the index of the first of them."""
+    k = int(np.ceil(np.log2((hi - lo) / bins)))
+    while np.floor(hi / 2.0**k) - np.floor(lo / 2.0**k) >= bins:
+        k += 1
+    width = 2.0**k
+    return width, int(np.floor(lo / width))
+
+
+def _histogram(x: np.ndarray, width: float, first: int, bins: int) -> np.ndarray:
+    """Counts of x on bins [first, first + bins) of the grid i * width (exact: multiplying
+    by 1 / width, a power of two, rounds nothing unless it leaves float32's range)."""
+    inv = 1.0 / width
+    exact32 = 2.0**-120 < inv < 2.0**120 and float(np.abs(x).max()) * inv < 2.0**62
+    scaled = x * np.float32(inv) if exact32 else x.astype(np.float64) * inv
+    idx = np.floor(scaled).astype(np.int64) - first
     np.clip(idx, 0, bins - 1, out=idx)
     return np.bincount(idx, minlength=bins).astype(np.float64)
 

@@ -141,23 +141,14 @@ def _mse(obs: HistogramObserver, opts: RangeOptions, curve: Curve) -> tuple[floa
     return lo, float(his[k])
 
 
-def _abs_histogram(obs: HistogramObserver, bins: int, amax: float) -> np.ndarray:
-    """|x| on `bins` equal bins over [0, amax], re-binned from the observer's CDF with the
-    negative side folded onto the positive one (interpolating the CDF: no empty bins from
-    aliasing). Mass beyond amax (the observer's bins overhang it) goes to the last bin."""
-    edges = obs.edges
-    assert edges is not None
-    cdf = np.concatenate([[0.0], np.cumsum(obs.counts)])
-
-    def at(x: np.ndarray) -> np.ndarray:
-        return np.asarray(np.interp(x, edges, cdf, left=0.0, right=cdf[-1]))
-
-    t = np.linspace(0.0, amax, bins + 1)
-    zero = at(np.zeros(1))[0]
-    below = (at(t) - zero) + (zero - at(-t))  # mass of |x| <= t
-    hist = np.maximum(np.diff(below), 0.0)
-    hist[-1] += max(cdf[-1] - below[-1], 0.0)
-    return hist
+def _abs_histogram(obs: HistogramObserver, amax: float) -> np.ndarray:
+    """|x| on the observer's own bins over [0, amax]: its grid is anchored at 0, so the
+    negative side folds exactly onto the positive one (bin -i - 1 onto bin i) and a point
+    mass (a ReLU's zeros) stays in one bin. Mass beyond amax goes to the last bin."""
+    n = max(int(np.ceil(amax / obs.width)), 1)
+    index = obs.first + np.arange(obs.bins)
+    folded = np.where(index < 0, -index - 1, index)
+    return np.bincount(np.minimum(folded, n - 1), weights=obs.counts, minlength=n)
 
 
 def kl_divergence(hist: np.ndarray, i: int, levels: int) -> float:
@@ -181,7 +172,7 @@ def kl_divergence(hist: np.ndarray, i: int, levels: int) -> float:
     return float(np.sum(ps * np.log(ps / np.maximum(qs, 1e-12))))
 
 
-def _kl(obs: HistogramObserver, levels: int = 128, bins: int = 2048, stride: int = 16) -> tuple[float, float]:
+def _kl(obs: HistogramObserver, levels: int = 128, stride: int = 16) -> tuple[float, float]:
     """Entropy calibration (TensorRT, MKL-DNN): the |x| threshold whose quantized
     distribution is closest in KL divergence to the clipped original. Candidates run from
     `levels` bins (255 levels for a non-negative tensor, which gets all of uint8; 128 per
@@ -189,11 +180,12 @@ def _kl(obs: HistogramObserver, levels: int = 128, bins: int = 2048, stride: int
     amax = max(abs(obs.lo), abs(obs.hi))
     if amax <= 0 or obs.edges is None:
         return 0.0, 0.0
-    hist = _abs_histogram(obs, bins, amax)
+    hist = _abs_histogram(obs, amax)
+    n = len(hist)
     levels = LEVELS if obs.lo >= 0 else levels
-    candidates = [*range(levels, bins, stride), bins]
+    candidates = [*range(levels, n, stride), n]
     best_i = candidates[int(np.argmin([kl_divergence(hist, i, levels) for i in candidates]))]
-    t = amax * best_i / bins
+    t = min(best_i * obs.width, amax)
     return (max(obs.lo, -t) if obs.lo < 0 else 0.0), min(obs.hi, t)
 
 
