@@ -152,3 +152,15 @@ def test_a_1d_convolution_is_guarded_in_its_kernel_order(tmp_path):
     kernel_order = q.transpose(0, 2, 1).reshape(8, -1)  # (taps, cin), as the kernel reduces
     for xi in every_worst_input(kernel_order):
         assert (avx2_dot(xi, kernel_order) == xi.astype(np.int64) @ kernel_order.T.astype(np.int64)).all()
+
+
+def test_a_largest_weight_whose_partner_has_the_other_sign_keeps_qmax_127():
+    """The worst pair is the largest weight alone, so the limit is 127 * amax / amax, exactly
+    127: computed in float32 it floored to 126 for some amax."""
+    node = helper.make_node("Conv", ["x", "w"], ["y"], name="c")
+    values = np.linspace(0.01, 2.0, 64, dtype=np.float32)
+    w = np.full((64, 8, 1, 1), 1e-3, np.float32)
+    c = PairGuard().constraint(node, w.shape)
+    a, b = c.perm[c.first[0]], c.perm[c.second[0]]  # natural columns of the first pair
+    w[:, a, 0, 0], w[:, b, 0, 0] = values, -values / 2
+    assert (PairGuard().qmax(node, w) == 127).all()

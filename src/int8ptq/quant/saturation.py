@@ -127,8 +127,8 @@ class PairGuard:
         c = self.constraint(node, w.shape)
         if c is None:
             return full
-        wk = w.reshape(len(w), -1).astype(np.float32)  # float32: qmax only sets the scale; the
-        amax = np.abs(wk).max(axis=1)  # rounding's pair bounds keep the guarantee
+        wk = w.reshape(len(w), -1).astype(np.float64)  # float64: limits of exactly 127 stay 127
+        amax = np.abs(wk).max(axis=1)
         worst = c.load(wk[:, c.perm[c.first]], wk[:, c.perm[c.second]]).max(axis=1).astype(np.float64)
         # with scale amax / qmax, the worst pair is worst * qmax / amax <= PAIR_LIMIT - 1 (rounding)
         # (no floor on the divisor: a channel of denormal weights would get qmax 0, scale inf)
