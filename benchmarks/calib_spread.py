@@ -113,7 +113,9 @@ def main() -> None:
         + "), fed to `int8ptq.quantize` as one sample per batch, and scored against FP32 on"
         " onnxruntime on held-out samples. Draw 0 holds benchmarks/realworld.py's samples, which"
         " that script feeds as a folder of .npz files through the CLI, batched (range histograms"
-        " do not depend on the batching). sd: the sample standard deviation over draws.\n\n"
+        " do not depend on the batching, but the weight-rounding statistics still do, so its"
+        " draw-0 score can differ from realworld.py's). sd: the sample standard deviation over"
+        " draws.\n\n"
         + common.md_table(cols, rows)
     )
     cmd = f"python benchmarks/calib_spread.py --models {a.models} --draws {a.draws}"
