@@ -53,11 +53,7 @@ class ErrorSums:
     def add(self, ref: np.ndarray, got: np.ndarray) -> None:
         a, b = np.asarray(ref, np.float64).ravel(), np.asarray(got, np.float64).ravel()
         d = a - b
-        self.signal += float(a @ a)
-        self.noise += float(d @ d)
-        self.dot += float(a @ b)
-        self.got += float(b @ b)
-        self.max_err = max(self.max_err, float(np.abs(d).max()) if d.size else 0.0)
+        self.add_sums(float(a @ a), float(d @ d), float(a @ b), float(b @ b), d)
 
     def add_sums(self, signal: float, noise: float, dot: float, got: float, diff: np.ndarray) -> None:
         """Add sums computed elsewhere (per channel, say); `diff` is ref - got."""

@@ -95,7 +95,8 @@ class HistogramObserver(MinMaxObserver):
         if width != self.width or first != self.first:
             self._regrid(width, first)
         if stat.sample.size:
-            self.counts += _histogram(stat.sample, width, first, self.bins)
+            amax = max(abs(self.lo), abs(self.hi))  # bounds the sample: no pass over it
+            self.counts += _histogram(stat.sample, width, first, self.bins, amax)
 
     def _regrid(self, width: float, first: int) -> None:
         """Move the counts onto a coarser (or shifted) grid: bin j of width w lies inside
@@ -129,11 +130,11 @@ def _grid(lo: float, hi: float, bins: int) -> tuple[float, int]:
     return width, int(np.floor(lo / width))
 
 
-def _histogram(x: np.ndarray, width: float, first: int, bins: int) -> np.ndarray:
-    """Counts of x on bins [first, first + bins) of the grid i * width (exact: multiplying
-    by 1 / width, a power of two, rounds nothing unless it leaves float32's range)."""
+def _histogram(x: np.ndarray, width: float, first: int, bins: int, amax: float) -> np.ndarray:
+    """Counts of x (|x| <= amax) on bins [first, first + bins) of the grid i * width (exact:
+    multiplying by 1 / width, a power of two, rounds nothing unless it leaves float32's range)."""
     inv = 1.0 / width
-    exact32 = 2.0**-120 < inv < 2.0**120 and float(np.abs(x).max()) * inv < 2.0**62
+    exact32 = 2.0**-120 < inv < 2.0**120 and amax * inv < 2.0**62
     scaled = x * np.float32(inv) if exact32 else x.astype(np.float64) * inv
     idx = np.floor(scaled).astype(np.int64) - first
     np.clip(idx, 0, bins - 1, out=idx)

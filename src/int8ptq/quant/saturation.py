@@ -129,7 +129,7 @@ class PairGuard:
             return full
         wk = w.reshape(len(w), -1).astype(np.float64)  # float64: limits of exactly 127 stay 127
         amax = np.abs(wk).max(axis=1)
-        worst = c.load(wk[:, c.perm[c.first]], wk[:, c.perm[c.second]]).max(axis=1).astype(np.float64)
+        worst = c.load(wk[:, c.perm[c.first]], wk[:, c.perm[c.second]]).max(axis=1)
         # with scale amax / qmax, the worst pair is worst * qmax / amax <= PAIR_LIMIT - 1 (rounding)
         # (no floor on the divisor: a channel of denormal weights would get qmax 0, scale inf)
         limit = np.where(worst > 0, (PAIR_LIMIT - 1) * amax / np.where(worst > 0, worst, 1.0), 127.0)
